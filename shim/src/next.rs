@@ -1,0 +1,112 @@
+//! The next definitions of the symbols we export — `dlsym(RTLD_NEXT, name)`, resolved once.
+//!
+//! Pass-through goes to whatever the next object in the lookup order defines (glibc, or another
+//! preload such as fakeroot), so statcache stacks with other preloads. Resolution happens in the
+//! constructor, where `dlsym` may safely allocate; a call that arrives before that (from another
+//! library's constructor) or finds no next definition gets the raw system call instead, which is
+//! exactly what glibc 2.36 does for these functions on x86_64.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The symbols we interpose and pass through. The order is the counters' order too.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(usize)]
+pub enum Sym {
+    Stat,
+    Stat64,
+    Lstat,
+    Lstat64,
+    Fstat,
+    Fstat64,
+    Fstatat,
+    Fstatat64,
+    Statx,
+    Xstat,
+    Xstat64,
+    Lxstat,
+    Lxstat64,
+    Fxstat,
+    Fxstat64,
+    Fxstatat,
+    Fxstatat64,
+    Chdir,
+    Fchdir,
+}
+
+/// Number of stat-family entry points (the first 17 of [`Sym`]).
+pub const N_ENTRY: usize = 17;
+const N_SYM: usize = 19;
+
+/// NUL-terminated names, indexed by [`Sym`].
+pub const NAMES: [&str; N_SYM] = [
+    "stat\0",
+    "stat64\0",
+    "lstat\0",
+    "lstat64\0",
+    "fstat\0",
+    "fstat64\0",
+    "fstatat\0",
+    "fstatat64\0",
+    "statx\0",
+    "__xstat\0",
+    "__xstat64\0",
+    "__lxstat\0",
+    "__lxstat64\0",
+    "__fxstat\0",
+    "__fxstat64\0",
+    "__fxstatat\0",
+    "__fxstatat64\0",
+    "chdir\0",
+    "fchdir\0",
+];
+
+impl Sym {
+    /// The symbol's name without the NUL.
+    pub fn name(self) -> &'static str {
+        let n = NAMES[self as usize];
+        &n[..n.len() - 1]
+    }
+}
+
+static NEXT: [AtomicUsize; N_SYM] = [const { AtomicUsize::new(0) }; N_SYM];
+
+/// Resolves every next definition. Called once from the constructor.
+pub fn init() {
+    for (i, name) in NAMES.iter().enumerate() {
+        // SAFETY: `name` is a NUL-terminated static string; RTLD_NEXT from a function in this
+        // object searches the objects loaded after it.
+        let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) };
+        // Release pairs with the Acquire in `get`: whoever sees the pointer sees a resolved symbol.
+        NEXT[i].store(p as usize, Ordering::Release);
+    }
+}
+
+/// The next definition of `s`, or `None` before the constructor ran or if there is none.
+#[inline(always)]
+pub fn get(s: Sym) -> Option<usize> {
+    // Acquire pairs with the Release in `init`.
+    match NEXT[s as usize].load(Ordering::Acquire) {
+        0 => None,
+        p => Some(p),
+    }
+}
+
+/// Whether some other object before libc also defines `s` (fakeroot, libfaketime, a test
+/// preload): then its answers may not be the kernel's, and the cache must not serve them.
+pub fn foreign_definition(s: Sym) -> bool {
+    let Some(p) = get(s) else { return false };
+    let mut info: libc::Dl_info = libc::Dl_info {
+        dli_fname: core::ptr::null(),
+        dli_fbase: core::ptr::null_mut(),
+        dli_sname: core::ptr::null(),
+        dli_saddr: core::ptr::null_mut(),
+    };
+    // SAFETY: `info` is writable; dladdr only reads loader tables.
+    if unsafe { libc::dladdr(p as *const libc::c_void, &mut info) } == 0 || info.dli_fname.is_null() {
+        return true;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the loader.
+    let name = unsafe { core::ffi::CStr::from_ptr(info.dli_fname) }.to_bytes();
+    let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
+    !base.starts_with(b"libc.so") && !base.starts_with(b"libc-")
+}

@@ -1,9 +1,497 @@
 //! The statcache dentry cache: a process-local, lock-free userspace copy of the kernel's dentry
 //! cache, kept exact by inotify. It knows nothing of LD_PRELOAD; `shim` drives it.
+//!
+//! The one rule: a cached answer may be returned only if the real system call could have
+//! returned it at some instant during the call. [`Cache::lookup`] is the whole policy: prove no
+//! change is pending (the barrier), walk the cached nodes without locks, check that no
+//! invalidation was applied meanwhile, and otherwise fill what is missing (under the writer
+//! lock, watch first) or fall back.
 #![cfg_attr(not(test), no_std)]
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+// Raw syscalls take byte pointers; `b"...\0"` keeps them as `*const u8`.
+#![allow(clippy::manual_c_str_literals)]
 
+pub mod arena;
+pub mod dcache;
+mod fill;
+pub mod mounts;
+pub mod namei;
+pub mod notify;
 pub mod reason;
 pub mod sys;
 
 pub use reason::{Reason, N_REASON};
+pub use sys::Errno;
+
+use arena::{Arena, ACTIVE, DISABLED};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
+use dcache::STATX_SIZE;
+use mounts::Mounts;
+use namei::{Start, Walk};
+
+/// A copy of the inotify fd number outside the wiped-on-fork region, so glibc's fork child
+/// handler can close the descriptor it inherited.
+pub static INOTIFY_FD_COPY: AtomicI32 = AtomicI32::new(-1);
+static MOUNT_FD_COPY: AtomicI32 = AtomicI32::new(-1);
+
+/// A thread's scratch space: the caller's path, the walk's symlink buffers, the fill's path.
+pub struct Scratch {
+    pub path: [u8; 4096],
+    pub walk: [[u8; 4096]; 2],
+    pub fill: [u8; 4096],
+    pub aux: [u8; 4096],
+    pub events: [u8; 4096],
+}
+
+/// Per-thread state the cache needs: the barrier's epoll fd and scratch space. Owned by one
+/// thread; the embedding library guarantees it is never used by two calls at once (re-entry
+/// from a signal handler passes through).
+pub struct PerThread {
+    pub epoll_fd: AtomicI32,
+    pub mount_fd: AtomicI32,
+    pub epoll_gen: AtomicU32,
+    pub calls: AtomicU32,
+    pub scratch: UnsafeCell<Scratch>,
+}
+
+// SAFETY: `scratch` is only touched by the owning thread (see the type's documentation); the
+// rest are atomics.
+unsafe impl Sync for PerThread {}
+
+/// What the caller asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// A `struct stat` (144 bytes).
+    Stat,
+    /// A `struct statx` for this request mask (256 bytes).
+    Statx(u32),
+}
+
+/// The answer of a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The output buffer holds the answer; `filled` if this call had to learn from the kernel.
+    Hit { filled: bool },
+    /// The real call would fail with this errno.
+    Negative { errno: Errno, filled: bool },
+    /// Ask the kernel.
+    Fallback(Reason),
+}
+
+/// Tunables (set once by the embedding library).
+pub struct Config {
+    pub max_nodes: AtomicU32,
+    pub max_watches: AtomicU32,
+    pub min_reuse: AtomicU32,
+    /// Path calls a thread makes before it gets its own barrier epoll.
+    pub epoll_after: AtomicU32,
+    pub max_epolls: AtomicU32,
+}
+
+const SEEN_WORDS: usize = 8192; // 524,288 bits
+const REUSE_WORDS: usize = 1024;
+const MAX_ROUNDS: usize = 64;
+
+/// The cache.
+pub struct Cache {
+    pub arena: Arena,
+    pub mounts: Mounts,
+    pub cfg: Config,
+    disabled: AtomicBool,
+    activating: AtomicBool,
+    seen: [AtomicU64; SEEN_WORDS],
+    reuse: [AtomicU64; REUSE_WORDS],
+    reuse_count: AtomicU32,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Test-and-set of one bit, lossy under races (plain load and store: no shared-line RMW).
+#[inline(always)]
+fn test_and_set(words: &[AtomicU64], h: u64) -> bool {
+    let bit = (h as usize) % (words.len() * 64);
+    let w = &words[bit / 64];
+    let m = 1u64 << (bit % 64);
+    let v = w.load(Relaxed);
+    if v & m != 0 {
+        return true;
+    }
+    w.store(v | m, Relaxed);
+    false
+}
+
+#[inline(always)]
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+impl Cache {
+    pub const fn new() -> Self {
+        Cache {
+            arena: Arena::new(),
+            mounts: Mounts::new(),
+            cfg: Config {
+                max_nodes: AtomicU32::new(1 << 16),
+                max_watches: AtomicU32::new(8192),
+                min_reuse: AtomicU32::new(64),
+                epoll_after: AtomicU32::new(4),
+                max_epolls: AtomicU32::new(64),
+            },
+            disabled: AtomicBool::new(false),
+            activating: AtomicBool::new(false),
+            seen: [const { AtomicU64::new(0) }; SEEN_WORDS],
+            reuse: [const { AtomicU64::new(0) }; REUSE_WORDS],
+            reuse_count: AtomicU32::new(0),
+        }
+    }
+
+    /// Whether the cache is answering (activated in this process and not disabled).
+    #[inline(always)]
+    pub fn active(&self) -> bool {
+        !self.disabled.load(Relaxed)
+            && self.arena.mapped()
+            && self.arena.header().state.load(Acquire) == ACTIVE
+    }
+
+    pub fn disabled(&self) -> bool {
+        self.disabled.load(Relaxed)
+    }
+
+    /// Turns caching off for the rest of the process: every call passes through.
+    pub fn disable(&self) {
+        self.disabled.store(true, SeqCst);
+        if self.arena.mapped() {
+            self.arena.header().state.store(DISABLED, SeqCst);
+        }
+    }
+
+    /// Notes a successful pass-through of inode (dev, ino) before activation; true when the
+    /// process has shown enough reuse that the cache should turn itself on.
+    pub fn note_reuse(&self, dev: u64, ino: u64) -> bool {
+        if self.disabled.load(Relaxed) || self.activating.load(Relaxed) {
+            return false;
+        }
+        let min = self.cfg.min_reuse.load(Relaxed);
+        if min == 0 {
+            return true;
+        }
+        if test_and_set(&self.reuse, mix(dev.rotate_left(32) ^ ino)) {
+            let n = self.reuse_count.load(Relaxed) + 1;
+            self.reuse_count.store(n, Relaxed);
+            return n >= min;
+        }
+        false
+    }
+
+    /// Turns the cache on: maps the arena, creates the inotify instance, reads the mount table.
+    /// Any failure disables caching for the process. Returns whether it is active.
+    pub fn activate(&self) -> bool {
+        if self.active() {
+            return true;
+        }
+        if self.disabled.load(Relaxed) || self.activating.swap(true, Acquire) {
+            return false;
+        }
+        let ok = self.activate_inner();
+        if !ok {
+            self.disable();
+        }
+        self.activating.store(false, Release);
+        ok
+    }
+
+    fn activate_inner(&self) -> bool {
+        if !self.arena.map(
+            self.cfg.max_nodes.load(Relaxed),
+            self.cfg.max_watches.load(Relaxed),
+        ) {
+            return false;
+        }
+        let h = self.arena.header();
+        h.owner_pid.store(sys::getpid(), Relaxed);
+        // SAFETY: setfsuid(-1) changes nothing and returns the current fsuid.
+        let fsuid = unsafe { sys::syscall6(libc::SYS_setfsuid, u32::MAX as usize, 0, 0, 0, 0, 0) };
+        h.euid.store(fsuid.unwrap_or(0) as u32, Relaxed);
+        h.protected_symlinks.store(
+            read_sysctl_u32(b"/proc/sys/fs/protected_symlinks\0").unwrap_or(1),
+            Relaxed,
+        );
+        let Ok(ifd) = sys::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) else {
+            return false;
+        };
+        let ifd = notify::hide_fd(ifd as i32);
+        INOTIFY_FD_COPY.store(ifd, Relaxed);
+        h.inotify_fd.store(ifd, Release);
+        // SAFETY: NUL-terminated constant path.
+        let m = unsafe {
+            sys::openat(
+                libc::AT_FDCWD,
+                b"/proc/self/mountinfo\0".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+                0,
+            )
+        };
+        let Ok(mfd) = m else { return false };
+        let mfd = notify::hide_fd(mfd as i32);
+        MOUNT_FD_COPY.store(mfd, Relaxed);
+        h.mount_fd.store(mfd, Relaxed);
+        let mut buf = [0u8; 2048];
+        let _ = notify::mount_changed(mfd); // reset its change report before reading the table
+        if !self.mounts.load(mfd, &mut buf) {
+            return false;
+        }
+        h.gen.store(0, Relaxed);
+        h.cwd.store(0, Relaxed);
+        h.next_unused.store(dcache::ROOT + 1, Relaxed);
+        // Release pairs with the Acquire in `active`: all of the above is visible first.
+        h.state.store(ACTIVE, Release);
+        true
+    }
+
+    /// The process changed its working directory (or may have): relearn it on next use.
+    pub fn cwd_changed(&self) {
+        if self.arena.mapped() {
+            self.arena.header().cwd.store(0, Release);
+        }
+    }
+
+    /// Something the cache cannot track changed (credentials, root): forget everything.
+    /// Takes effect before the next hit: the next barrier sees the flag.
+    pub fn invalidate_all(&self) {
+        if self.arena.mapped() {
+            self.arena.header().mount_dirty.store(1, SeqCst);
+            self.arena.header().cwd.store(0, SeqCst);
+        }
+    }
+
+    /// glibc's fork child handler: the child must never read the parent's inotify queue. Its
+    /// copy of the arena reads as zeros (MADV_WIPEONFORK); close the inherited descriptors.
+    pub fn after_fork_child(&self) {
+        for c in [&INOTIFY_FD_COPY, &MOUNT_FD_COPY] {
+            let fd = c.swap(-1, Relaxed);
+            if fd >= 0 {
+                let _ = sys::close(fd);
+            }
+        }
+        self.activating.store(false, Relaxed);
+    }
+
+    /// Counts for the statistics line: (live nodes, watches, mapped bytes, flushes).
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        if !self.arena.mapped() {
+            return (0, 0, 0, 0);
+        }
+        let h = self.arena.header();
+        (
+            h.live.load(Relaxed) as u64,
+            h.watches.load(Relaxed) as u64,
+            self.arena.bytes() as u64,
+            h.flushes.load(Relaxed) as u64,
+        )
+    }
+
+    /// Releases a thread's barrier descriptors (the thread is exiting).
+    pub fn release_thread(&self, pt: &PerThread) {
+        if pt.epoll_fd.load(Relaxed) > 0 && self.arena.mapped() {
+            let h = self.arena.header();
+            h.epolls
+                .store(h.epolls.load(Relaxed).saturating_sub(1), Relaxed);
+        }
+        notify::release_thread_fds(pt);
+    }
+
+    /// The whole policy: answers the path in `pt`'s scratch `path[..len]` (already copied from
+    /// the caller, no NUL) into `out`, or says why the kernel must answer.
+    pub fn lookup(
+        &self,
+        pt: &PerThread,
+        len: usize,
+        nofollow: bool,
+        want: Want,
+        out: &mut [u8; STATX_SIZE],
+    ) -> Lookup {
+        if !self.active() {
+            return Lookup::Fallback(if self.disabled.load(Relaxed) {
+                Reason::Disabled
+            } else {
+                Reason::Inactive
+            });
+        }
+        let h = self.arena.header();
+        // SAFETY: the scratch belongs to this thread for the duration of the call.
+        let sc = unsafe { &mut *pt.scratch.get() };
+        if len == 0 || len >= sc.path.len() {
+            return Lookup::Fallback(Reason::Name);
+        }
+        let start = if sc.path[0] == b'/' {
+            Start::Root
+        } else {
+            Start::Cwd
+        };
+        let mut filled = false;
+        for _ in 0..MAX_ROUNDS {
+            let g1 = h.gen.load(Acquire);
+            if g1 & 1 != 0 {
+                return Lookup::Fallback(Reason::Busy);
+            }
+            let pending = match self.barrier(pt) {
+                Ok(p) => p || h.mount_dirty.load(Acquire) != 0,
+                Err(r) => return Lookup::Fallback(r),
+            };
+            if pending {
+                if !self.try_lock() {
+                    return Lookup::Fallback(Reason::Busy);
+                }
+                let ok = self.drain(pt);
+                self.unlock();
+                if !ok {
+                    return Lookup::Fallback(Reason::Busy);
+                }
+                continue;
+            }
+            let w = self.path_lookupat(&sc.path[..len], &mut sc.walk, start, nofollow, want, out);
+            // Orders the walk's node loads before the re-check of gen (pairs with gen_end).
+            fence(Acquire);
+            if h.gen.load(Relaxed) != g1 {
+                continue;
+            }
+            let need = match w {
+                Walk::Found(_) => return Lookup::Hit { filled },
+                Walk::Negative(errno) => return Lookup::Negative { errno, filled },
+                Walk::Fallback(r) => return Lookup::Fallback(r),
+                need => need,
+            };
+            if !filled && !test_and_set(&self.seen, mix(path_hash(&sc.path[..len]))) {
+                // First sight of this path: the kernel answers; learn it when it repeats.
+                return Lookup::Fallback(Reason::Cold);
+            }
+            if !self.try_lock() {
+                return Lookup::Fallback(Reason::Busy);
+            }
+            let r = self.fill(pt, need, want);
+            self.unlock();
+            if let Err(reason) = r {
+                return Lookup::Fallback(reason);
+            }
+            filled = true;
+        }
+        Lookup::Fallback(Reason::Raced)
+    }
+
+    /// Learns what the walk was missing. Writer lock held.
+    fn fill(&self, pt: &PerThread, need: Walk, want: Want) -> Result<(), Reason> {
+        if sys::getpid() != self.arena.header().owner_pid.load(Relaxed) {
+            return Err(Reason::Busy); // a vfork child shares our memory: never write it
+        }
+        match need {
+            Walk::NeedChild { parent, name, len } => self.fill_child(pt, parent, &name[..len]),
+            Walk::NeedAttrs(r) => self.fill_attrs(pt, r, want),
+            Walk::NeedRoot => self.fill_root(pt),
+            Walk::NeedCwd => self.resolve_cwd(pt),
+            _ => Err(Reason::Raced),
+        }
+    }
+
+    /// Finds the node of the working directory: `getcwd`, walk (filling as needed), then check
+    /// that it is the same inode as `.`.
+    fn resolve_cwd(&self, pt: &PerThread) -> Result<(), Reason> {
+        // SAFETY: this thread's scratch; `aux` holds the cwd path while `walk` is used.
+        let sc = unsafe { &mut *pt.scratch.get() };
+        // SAFETY: `aux` is writable for its length.
+        let n =
+            unsafe { sys::getcwd(sc.aux.as_mut_ptr(), sc.aux.len()) }.map_err(|_| Reason::Cwd)?;
+        if n < 2 || sc.aux[0] != b'/' {
+            return Err(Reason::Cwd);
+        }
+        let len = n - 1;
+        let mut out = [0u8; STATX_SIZE];
+        for _ in 0..MAX_ROUNDS {
+            if !self.drain(pt) {
+                return Err(Reason::Busy);
+            }
+            let w = self.path_lookupat(
+                &sc.aux[..len],
+                &mut sc.walk,
+                Start::Root,
+                true,
+                Want::Stat,
+                &mut out,
+            );
+            match w {
+                Walk::Found(r) => {
+                    // SAFETY: zeroed stat is a valid buffer.
+                    let mut dot: libc::stat = unsafe { core::mem::zeroed() };
+                    // SAFETY: NUL-terminated ".", writable buffer.
+                    unsafe { sys::newfstatat(libc::AT_FDCWD, b".\0".as_ptr(), &mut dot, 0) }
+                        .map_err(|_| Reason::Cwd)?;
+                    let dev = u64::from_ne_bytes(out[0..8].try_into().unwrap_or([0; 8]));
+                    let ino = u64::from_ne_bytes(out[8..16].try_into().unwrap_or([0; 8]));
+                    if dev != dot.st_dev
+                        || ino != dot.st_ino
+                        || !self.drain(pt)
+                        || self.live(r).is_none()
+                    {
+                        return Err(Reason::Cwd);
+                    }
+                    self.arena
+                        .header()
+                        .cwd
+                        .store((r.idx as u64) << 32 | r.incarn as u64, Release);
+                    return Ok(());
+                }
+                Walk::NeedChild { parent, name, len } => {
+                    self.fill_child(pt, parent, &name[..len])?
+                }
+                Walk::NeedAttrs(r) => self.fill_attrs(pt, r, Want::Stat)?,
+                Walk::NeedRoot => self.fill_root(pt)?,
+                Walk::Negative(_) | Walk::NeedCwd => return Err(Reason::Cwd),
+                Walk::Fallback(r) => return Err(r),
+            }
+        }
+        Err(Reason::Cwd)
+    }
+}
+
+/// A 64-bit hash of a path for the first-sight filter.
+fn path_hash(p: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &c in p {
+        h = (h ^ c as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// Reads a small unsigned integer from a /proc/sys file.
+fn read_sysctl_u32(path: &[u8]) -> Option<u32> {
+    // SAFETY: NUL-terminated path.
+    let fd = unsafe {
+        sys::openat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            0,
+        )
+    }
+    .ok()? as i32;
+    let mut b = [0u8; 16];
+    // SAFETY: `b` is writable.
+    let n = unsafe { sys::read(fd, b.as_mut_ptr(), b.len()) };
+    let _ = sys::close(fd);
+    let n = n.ok()?;
+    let mut v = 0u32;
+    for &c in &b[..n] {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}

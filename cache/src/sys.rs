@@ -42,7 +42,15 @@ fn ret(r: isize) -> SysResult {
 /// point to writable memory of the size the call expects, or the kernel writes there. A bad
 /// pointer the kernel only dereferences gives `EFAULT`, never a fault in this process.
 #[inline(always)]
-pub unsafe fn syscall6(n: i64, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize) -> SysResult {
+pub unsafe fn syscall6(
+    n: i64,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+    a6: usize,
+) -> SysResult {
     let r: isize;
     // SAFETY: the x86_64 Linux system call ABI; the caller vouches for the arguments. rcx and r11
     // are clobbered by `syscall` itself.
@@ -80,9 +88,22 @@ macro_rules! sc {
 /// `buf` must be writable for a `struct stat` if the kernel succeeds; `path` may be any pointer
 /// (the kernel reports a bad one as `EFAULT`).
 #[inline]
-pub unsafe fn newfstatat(dirfd: i32, path: *const u8, buf: *mut libc::stat, flags: i32) -> SysResult {
+pub unsafe fn newfstatat(
+    dirfd: i32,
+    path: *const u8,
+    buf: *mut libc::stat,
+    flags: i32,
+) -> SysResult {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { sc!(libc::SYS_newfstatat, dirfd as isize, path, buf, flags as isize) }
+    unsafe {
+        sc!(
+            libc::SYS_newfstatat,
+            dirfd as isize,
+            path,
+            buf,
+            flags as isize
+        )
+    }
 }
 
 /// `fstat(2)` — stat an open descriptor.
@@ -100,9 +121,24 @@ pub unsafe fn fstat(fd: i32, buf: *mut libc::stat) -> SysResult {
 /// # Safety
 /// As [`newfstatat`], for a `struct statx`.
 #[inline]
-pub unsafe fn statx(dirfd: i32, path: *const u8, flags: i32, mask: u32, buf: *mut libc::statx) -> SysResult {
+pub unsafe fn statx(
+    dirfd: i32,
+    path: *const u8,
+    flags: i32,
+    mask: u32,
+    buf: *mut libc::statx,
+) -> SysResult {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { sc!(libc::SYS_statx, dirfd as isize, path, flags as isize, mask as usize, buf) }
+    unsafe {
+        sc!(
+            libc::SYS_statx,
+            dirfd as isize,
+            path,
+            flags as isize,
+            mask as usize,
+            buf
+        )
+    }
 }
 
 /// `readlinkat(2)` — read a symbolic link's body.
@@ -129,7 +165,14 @@ pub fn inotify_init1(flags: i32) -> SysResult {
 #[inline]
 pub unsafe fn inotify_add_watch(fd: i32, path: *const u8, mask: u32) -> SysResult {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { sc!(libc::SYS_inotify_add_watch, fd as isize, path, mask as usize) }
+    unsafe {
+        sc!(
+            libc::SYS_inotify_add_watch,
+            fd as isize,
+            path,
+            mask as usize
+        )
+    }
 }
 
 /// `inotify_rm_watch(2)` — remove a watch.
@@ -180,7 +223,15 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), Errno> {
 #[inline]
 pub unsafe fn openat(dirfd: i32, path: *const u8, flags: i32, mode: u32) -> SysResult {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { sc!(libc::SYS_openat, dirfd as isize, path, flags as isize, mode as usize) }
+    unsafe {
+        sc!(
+            libc::SYS_openat,
+            dirfd as isize,
+            path,
+            flags as isize,
+            mode as usize
+        )
+    }
 }
 
 /// `close(2)`.
@@ -211,7 +262,15 @@ pub fn epoll_create1(flags: i32) -> SysResult {
 #[inline]
 pub unsafe fn epoll_ctl(epfd: i32, op: i32, fd: i32, ev: *mut libc::epoll_event) -> SysResult {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { sc!(libc::SYS_epoll_ctl, epfd as isize, op as isize, fd as isize, ev) }
+    unsafe {
+        sc!(
+            libc::SYS_epoll_ctl,
+            epfd as isize,
+            op as isize,
+            fd as isize,
+            ev
+        )
+    }
 }
 
 /// `epoll_wait(2)`.
@@ -219,9 +278,22 @@ pub unsafe fn epoll_ctl(epfd: i32, op: i32, fd: i32, ev: *mut libc::epoll_event)
 /// # Safety
 /// `evs` must be writable for `max` events.
 #[inline]
-pub unsafe fn epoll_wait(epfd: i32, evs: *mut libc::epoll_event, max: i32, timeout: i32) -> SysResult {
+pub unsafe fn epoll_wait(
+    epfd: i32,
+    evs: *mut libc::epoll_event,
+    max: i32,
+    timeout: i32,
+) -> SysResult {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { sc!(libc::SYS_epoll_wait, epfd as isize, evs, max as isize, timeout as isize) }
+    unsafe {
+        sc!(
+            libc::SYS_epoll_wait,
+            epfd as isize,
+            evs,
+            max as isize,
+            timeout as isize
+        )
+    }
 }
 
 /// `poll(2)`.
@@ -304,8 +376,19 @@ pub unsafe fn getcwd(buf: *mut u8, len: usize) -> SysResult {
 
 /// `getrlimit(2)` via `prlimit64` on this process.
 pub fn getrlimit(resource: u32) -> Result<libc::rlimit, Errno> {
-    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: `r` is a live, writable rlimit.
-    unsafe { sc!(libc::SYS_prlimit64, 0usize, resource as usize, 0usize, &mut r as *mut libc::rlimit) }?;
+    unsafe {
+        sc!(
+            libc::SYS_prlimit64,
+            0usize,
+            resource as usize,
+            0usize,
+            &mut r as *mut libc::rlimit
+        )
+    }?;
     Ok(r)
 }

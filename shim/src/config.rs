@@ -32,7 +32,10 @@ pub struct StatsPath {
 // readers load `len` with Acquire and read only that prefix.
 unsafe impl Sync for StatsPath {}
 
-pub static STATS: StatsPath = StatsPath { buf: UnsafeCell::new([0; 1024]), len: AtomicUsize::new(0) };
+pub static STATS: StatsPath = StatsPath {
+    buf: UnsafeCell::new([0; 1024]),
+    len: AtomicUsize::new(0),
+};
 
 impl StatsPath {
     /// The configured path (NUL-terminated), `Some(b"-\0")` for standard error, or `None`.

@@ -52,7 +52,11 @@ mod pass {
             // SAFETY: the next definition of this very symbol has this very signature.
             Some(f) => unsafe { core::mem::transmute::<usize, PathFn>(f)(p, buf) },
             None => {
-                let fl = if nofollow { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+                let fl = if nofollow {
+                    libc::AT_SYMLINK_NOFOLLOW
+                } else {
+                    0
+                };
                 // SAFETY: the kernel validates both pointers (EFAULT).
                 libc_ret(unsafe { sys::newfstatat(libc::AT_FDCWD, p.cast(), buf, fl) })
             }
@@ -80,7 +84,13 @@ mod pass {
     }
 
     /// `statx`.
-    pub unsafe fn statx(d: c_int, p: *const c_char, fl: c_int, m: c_uint, buf: *mut Statx) -> c_int {
+    pub unsafe fn statx(
+        d: c_int,
+        p: *const c_char,
+        fl: c_int,
+        m: c_uint,
+        buf: *mut Statx,
+    ) -> c_int {
         match next::get(Sym::Statx) {
             // SAFETY: as in `path`.
             Some(f) => unsafe { core::mem::transmute::<usize, StatxFn>(f)(d, p, fl, m, buf) },
@@ -90,7 +100,13 @@ mod pass {
     }
 
     /// `__xstat`, `__xstat64`, `__lxstat`, `__lxstat64`.
-    pub unsafe fn xpath(sym: Sym, v: c_int, p: *const c_char, buf: *mut Stat, nofollow: bool) -> c_int {
+    pub unsafe fn xpath(
+        sym: Sym,
+        v: c_int,
+        p: *const c_char,
+        buf: *mut Stat,
+        nofollow: bool,
+    ) -> c_int {
         match next::get(sym) {
             // SAFETY: as in `path`.
             Some(f) => unsafe { core::mem::transmute::<usize, XPathFn>(f)(v, p, buf) },
@@ -112,7 +128,14 @@ mod pass {
     }
 
     /// `__fxstatat`, `__fxstatat64`.
-    pub unsafe fn xat(sym: Sym, v: c_int, d: c_int, p: *const c_char, buf: *mut Stat, fl: c_int) -> c_int {
+    pub unsafe fn xat(
+        sym: Sym,
+        v: c_int,
+        d: c_int,
+        p: *const c_char,
+        buf: *mut Stat,
+        fl: c_int,
+    ) -> c_int {
         match next::get(sym) {
             // SAFETY: as in `path`.
             Some(f) => unsafe { core::mem::transmute::<usize, XAtFn>(f)(v, d, p, buf, fl) },
@@ -126,7 +149,14 @@ mod pass {
 /// The shared front half of every export: count, guard against re-entry, try the cache.
 /// `pass` is the pass-through for this call; it runs when the cache does not answer.
 #[inline(always)]
-unsafe fn serve(sym: Sym, d: c_int, p: *const c_char, fl: c_int, want: Want, pass: impl FnOnce() -> c_int) -> c_int {
+unsafe fn serve(
+    sym: Sym,
+    d: c_int,
+    p: *const c_char,
+    fl: c_int,
+    want: Want,
+    pass: impl FnOnce() -> c_int,
+) -> c_int {
     let Some(t) = thread::current() else {
         thread::EARLY_CALLS[sym as usize].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         return pass();
@@ -142,7 +172,12 @@ unsafe fn serve(sym: Sym, d: c_int, p: *const c_char, fl: c_int, want: Want, pas
         Ok(ret) => ret,
         Err(reason) => {
             t.count_fallback(reason);
-            pass()
+            let r = pass();
+            if reason == Reason::Inactive && r == 0 {
+                // SAFETY: the real call just succeeded, so the buffer in `want` holds its result.
+                unsafe { front::note_pass(want) };
+            }
+            r
         }
     };
     t.in_lib.store(false, core::sync::atomic::Ordering::Relaxed);
@@ -168,9 +203,17 @@ macro_rules! path_export {
     ($name:ident, $sym:expr, $nofollow:expr) => {
         #[no_mangle]
         pub unsafe extern "C" fn $name(p: *const c_char, buf: *mut Stat) -> c_int {
-            let fl = if $nofollow { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+            let fl = if $nofollow {
+                libc::AT_SYMLINK_NOFOLLOW
+            } else {
+                0
+            };
             // SAFETY: arguments forwarded untouched; see `serve`.
-            unsafe { serve($sym, libc::AT_FDCWD, p, fl, Want::Stat(buf), || pass::path($sym, p, buf, $nofollow)) }
+            unsafe {
+                serve($sym, libc::AT_FDCWD, p, fl, Want::Stat(buf), || {
+                    pass::path($sym, p, buf, $nofollow)
+                })
+            }
         }
     };
 }
@@ -194,9 +237,18 @@ fd_export!(fstat64, Sym::Fstat64);
 macro_rules! at_export {
     ($name:ident, $sym:expr) => {
         #[no_mangle]
-        pub unsafe extern "C" fn $name(d: c_int, p: *const c_char, buf: *mut Stat, fl: c_int) -> c_int {
+        pub unsafe extern "C" fn $name(
+            d: c_int,
+            p: *const c_char,
+            buf: *mut Stat,
+            fl: c_int,
+        ) -> c_int {
             // SAFETY: arguments forwarded untouched; see `serve`.
-            unsafe { serve($sym, d, p, fl, Want::Stat(buf), || pass::at($sym, d, p, buf, fl)) }
+            unsafe {
+                serve($sym, d, p, fl, Want::Stat(buf), || {
+                    pass::at($sym, d, p, buf, fl)
+                })
+            }
         }
     };
 }
@@ -204,19 +256,41 @@ at_export!(fstatat, Sym::Fstatat);
 at_export!(fstatat64, Sym::Fstatat64);
 
 #[no_mangle]
-pub unsafe extern "C" fn statx(d: c_int, p: *const c_char, fl: c_int, mask: c_uint, buf: *mut Statx) -> c_int {
+pub unsafe extern "C" fn statx(
+    d: c_int,
+    p: *const c_char,
+    fl: c_int,
+    mask: c_uint,
+    buf: *mut Statx,
+) -> c_int {
     // SAFETY: arguments forwarded untouched; see `serve`.
-    unsafe { serve(Sym::Statx, d, p, fl, Want::Statx(mask, buf), || pass::statx(d, p, fl, mask, buf)) }
+    unsafe {
+        serve(Sym::Statx, d, p, fl, Want::Statx(mask, buf), || {
+            pass::statx(d, p, fl, mask, buf)
+        })
+    }
 }
 
 macro_rules! xpath_export {
     ($name:ident, $sym:expr, $nofollow:expr) => {
         #[no_mangle]
         pub unsafe extern "C" fn $name(v: c_int, p: *const c_char, buf: *mut Stat) -> c_int {
-            let fl = if $nofollow { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
-            let want = if valid_ver(v) { Want::Stat(buf) } else { Want::Nothing };
+            let fl = if $nofollow {
+                libc::AT_SYMLINK_NOFOLLOW
+            } else {
+                0
+            };
+            let want = if valid_ver(v) {
+                Want::Stat(buf)
+            } else {
+                Want::Nothing
+            };
             // SAFETY: arguments forwarded untouched; see `serve`.
-            unsafe { serve($sym, libc::AT_FDCWD, p, fl, want, || pass::xpath($sym, v, p, buf, $nofollow)) }
+            unsafe {
+                serve($sym, libc::AT_FDCWD, p, fl, want, || {
+                    pass::xpath($sym, v, p, buf, $nofollow)
+                })
+            }
         }
     };
 }
@@ -240,8 +314,18 @@ xfd_export!(__fxstat64, Sym::Fxstat64);
 macro_rules! xat_export {
     ($name:ident, $sym:expr) => {
         #[no_mangle]
-        pub unsafe extern "C" fn $name(v: c_int, d: c_int, p: *const c_char, buf: *mut Stat, fl: c_int) -> c_int {
-            let want = if valid_ver(v) { Want::Stat(buf) } else { Want::Nothing };
+        pub unsafe extern "C" fn $name(
+            v: c_int,
+            d: c_int,
+            p: *const c_char,
+            buf: *mut Stat,
+            fl: c_int,
+        ) -> c_int {
+            let want = if valid_ver(v) {
+                Want::Stat(buf)
+            } else {
+                Want::Nothing
+            };
             // SAFETY: arguments forwarded untouched; see `serve`.
             unsafe { serve($sym, d, p, fl, want, || pass::xat($sym, v, d, p, buf, fl)) }
         }

@@ -9,7 +9,11 @@ pub struct Buf<const N: usize> {
 
 impl<const N: usize> Buf<N> {
     pub const fn new() -> Self {
-        Buf { bytes: [0; N], len: 0, truncated: false }
+        Buf {
+            bytes: [0; N],
+            len: 0,
+            truncated: false,
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -32,7 +36,14 @@ impl<const N: usize> Buf<N> {
                 b'"' => self.push(b"\\\""),
                 b'\\' => self.push(b"\\\\"),
                 0x20..=0x7e => self.push(&[c]),
-                _ => self.push(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]),
+                _ => self.push(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(c >> 4) as usize],
+                    HEX[(c & 15) as usize],
+                ]),
             }
         }
     }

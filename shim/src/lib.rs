@@ -7,6 +7,7 @@
 #![no_std]
 
 mod config;
+mod creds;
 mod exports;
 mod fmt;
 mod front;

@@ -7,7 +7,6 @@ use core::sync::atomic::Ordering::Relaxed;
 
 pub const WARN: u32 = 1;
 pub const INFO: u32 = 2;
-pub const DEBUG: u32 = 3;
 
 /// Whether messages at `level` are wanted.
 #[inline(always)]

@@ -102,7 +102,8 @@ pub fn foreign_definition(s: Sym) -> bool {
         dli_saddr: core::ptr::null_mut(),
     };
     // SAFETY: `info` is writable; dladdr only reads loader tables.
-    if unsafe { libc::dladdr(p as *const libc::c_void, &mut info) } == 0 || info.dli_fname.is_null() {
+    if unsafe { libc::dladdr(p as *const libc::c_void, &mut info) } == 0 || info.dli_fname.is_null()
+    {
         return true;
     }
     // SAFETY: dli_fname is a NUL-terminated string owned by the loader.

@@ -4,7 +4,7 @@
 
 use crate::config;
 use crate::fmt::Buf;
-use crate::next::{N_ENTRY, NAMES};
+use crate::next::{NAMES, N_ENTRY};
 use crate::thread;
 use cache::sys;
 use cache::Reason;
@@ -19,7 +19,10 @@ struct Argv0 {
 // SAFETY: written once by the constructor before `len` is published (Release); read after an
 // Acquire load of `len`.
 unsafe impl Sync for Argv0 {}
-static ARGV0: Argv0 = Argv0 { buf: UnsafeCell::new([0; 256]), len: AtomicUsize::new(0) };
+static ARGV0: Argv0 = Argv0 {
+    buf: UnsafeCell::new([0; 256]),
+    len: AtomicUsize::new(0),
+};
 
 /// Copies `argv[0]` (truncated to 255 bytes).
 ///
@@ -49,12 +52,22 @@ pub fn format(out: &mut Buf<4096>) {
     let f = crate::front::snapshot();
     let total: u64 = t.calls.iter().sum();
     let misses = t.fallbacks[Reason::Cold as usize] + t.fallbacks[Reason::Filled as usize];
-    let _ = write!(out, "{{\"v\":1,\"pid\":{},\"ppid\":{},\"argv0\":\"", sys::getpid(), sys::getppid());
+    let _ = write!(
+        out,
+        "{{\"v\":1,\"pid\":{},\"ppid\":{},\"argv0\":\"",
+        sys::getpid(),
+        sys::getppid()
+    );
     out.push_json_str(argv0());
     let _ = write!(out, "\",\"cache\":\"{}\",\"calls\":{{", f.state);
-    for i in 0..N_ENTRY {
-        let n = NAMES[i];
-        let _ = write!(out, "{}\"{}\":{}", if i > 0 { "," } else { "" }, &n[..n.len() - 1], t.calls[i]);
+    for (i, n) in NAMES[..N_ENTRY].iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}\"{}\":{}",
+            if i > 0 { "," } else { "" },
+            &n[..n.len() - 1],
+            t.calls[i]
+        );
     }
     let _ = write!(
         out,
@@ -67,19 +80,28 @@ pub fn format(out: &mut Buf<4096>) {
         if n == 0 || matches!(r, Reason::Cold | Reason::Filled) {
             continue;
         }
-        let _ = write!(out, "{}\"{}\":{}", if first { "" } else { "," }, r.name(), n);
+        let _ = write!(
+            out,
+            "{}\"{}\":{}",
+            if first { "" } else { "," },
+            r.name(),
+            n
+        );
         first = false;
     }
     let _ = write!(
         out,
-        "}},\"verified\":{},\"mismatches\":{},\"nodes\":{},\"watches\":{},\"mem_bytes\":{}}}\n",
+        "}},\"verified\":{},\"mismatches\":{},\"nodes\":{},\"watches\":{},\"mem_bytes\":{}}}",
         t.verified, t.mismatches, f.nodes, f.watches, f.mem_bytes
     );
+    out.push(b"\n");
 }
 
 /// Writes the line if `STATCACHE_STATS` asks for it. Called from the library's destructor.
 pub fn write_at_exit() {
-    let Some(path) = config::STATS.get() else { return };
+    let Some(path) = config::STATS.get() else {
+        return;
+    };
     let mut b = Buf::<4096>::new();
     format(&mut b);
     if path == b"-\0" {

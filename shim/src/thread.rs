@@ -36,16 +36,12 @@ pub struct ThreadState {
     in_use: AtomicBool,
     /// Set while this thread is inside the library: a nested call (signal handler) passes through.
     pub in_lib: AtomicBool,
-    /// This thread's epoll fd for the barrier, or -1 (0 after fork is treated as none).
-    pub epoll_fd: AtomicI32,
-    /// The inotify fd generation the epoll fd was registered for.
-    pub epoll_gen: AtomicU32,
-    /// Calls by this thread since it got an epoll fd (to decide whether it deserves one).
-    pub barrier_calls: AtomicU32,
     pub counters: Counters,
+    /// The cache's per-thread part: barrier fds and scratch buffers.
+    pub pt: cache::PerThread,
 }
 
-const BLOCK: usize = 4096;
+const BLOCK: usize = (core::mem::size_of::<ThreadState>() + 4095) & !4095;
 const _: () = assert!(core::mem::size_of::<ThreadState>() <= BLOCK);
 
 static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
@@ -72,6 +68,7 @@ pub fn init() {
 /// `pthread_atfork` child handler: the child starts with an empty registry and its own epoch.
 extern "C" fn after_fork_child() {
     forget_registry();
+    crate::front::after_fork_child();
 }
 
 fn forget_registry() {
@@ -88,10 +85,7 @@ extern "C" fn release(p: *mut libc::c_void) {
     }
     // SAFETY: values of our key are always live, never-unmapped ThreadState blocks.
     let t = unsafe { &*t };
-    let fd = t.epoll_fd.swap(-1, Relaxed);
-    if fd > 0 {
-        crate::front::release_epoll(fd);
-    }
+    crate::front::release_thread(t);
     // Release pairs with the Acquire CAS in `adopt`: the next owner sees our last counts.
     t.in_use.store(false, Release);
 }
@@ -138,11 +132,14 @@ fn adopt(epoch: u64) -> Option<&'static ThreadState> {
         // SAFETY: registry blocks are never unmapped.
         let t = unsafe { &*p };
         if t.epoch.load(Relaxed) == epoch
-            && t.in_use.compare_exchange(false, true, Acquire, Relaxed).is_ok()
+            && t.in_use
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
         {
             t.in_lib.store(false, Relaxed);
-            t.epoll_fd.store(-1, Relaxed);
-            t.barrier_calls.store(0, Relaxed);
+            t.pt.epoll_fd.store(-1, Relaxed);
+            t.pt.mount_fd.store(-1, Relaxed);
+            t.pt.calls.store(0, Relaxed);
             return Some(t);
         }
         p = t.next.load(Acquire);
@@ -157,7 +154,8 @@ fn fresh(epoch: u64) -> Option<&'static ThreadState> {
     let _ = unsafe { sys::madvise(m, BLOCK, libc::MADV_WIPEONFORK) };
     // SAFETY: zeroed memory is a valid ThreadState (all atomics zero); we own it exclusively.
     let t = unsafe { &*(m as *const ThreadState) };
-    t.epoll_fd.store(-1, Relaxed);
+    t.pt.epoll_fd.store(-1, Relaxed);
+    t.pt.mount_fd.store(-1, Relaxed);
     t.in_use.store(true, Relaxed);
     t.epoch.store(epoch, Relaxed);
     let mut head = HEAD.load(Relaxed);
@@ -184,7 +182,11 @@ impl ThreadState {
     }
     #[inline(always)]
     pub fn count_hit(&self, negative: bool) {
-        bump(if negative { &self.counters.negative_hits } else { &self.counters.hits });
+        bump(if negative {
+            &self.counters.negative_hits
+        } else {
+            &self.counters.hits
+        });
     }
     #[inline(always)]
     pub fn count_fallback(&self, r: Reason) {

@@ -1,0 +1,353 @@
+//! Keeping the cache exact: the inotify instance, event application, the per-hit barrier, and
+//! flushing on overflow, unknown watches and mount changes.
+//!
+//! Events are queued inside the modifying system call, before it returns. So if a hit proves
+//! that the queue is empty (the barrier) and that no batch was being applied meanwhile (`gen`
+//! unchanged and even), every change that happened-before the call is already reflected.
+
+use crate::dcache::*;
+use crate::sys::{self, Errno};
+use crate::{Cache, PerThread};
+use core::sync::atomic::{fence, Ordering::*};
+
+/// What a directory or file watch listens for. Child events arrive with a name on the
+/// directory's watch; self events on the inode's own watch.
+pub const WATCH_MASK: u32 = libc::IN_ATTRIB
+    | libc::IN_MODIFY
+    | libc::IN_ACCESS
+    | libc::IN_CLOSE_WRITE
+    | libc::IN_CREATE
+    | libc::IN_DELETE
+    | libc::IN_MOVED_FROM
+    | libc::IN_MOVED_TO
+    | libc::IN_DELETE_SELF
+    | libc::IN_MOVE_SELF
+    | libc::IN_DONT_FOLLOW;
+
+const ENTRY_EVENTS: u32 =
+    libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
+const SELF_GONE: u32 = libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT;
+
+/// Lowest fd number the library uses: out of the way of programs that expect small numbers.
+pub fn fd_base() -> usize {
+    let cur = sys::getrlimit(libc::RLIMIT_NOFILE)
+        .map(|r| r.rlim_cur)
+        .unwrap_or(1024);
+    ((cur.saturating_mul(3) / 4) as usize).clamp(16, 1000)
+}
+
+/// Moves `fd` to a high, close-on-exec number (or keeps it if that fails).
+pub fn hide_fd(fd: i32) -> i32 {
+    match sys::fcntl(fd, libc::F_DUPFD_CLOEXEC, fd_base()) {
+        Ok(h) => {
+            let _ = sys::close(fd);
+            h as i32
+        }
+        Err(_) => fd,
+    }
+}
+
+impl Cache {
+    /// The writer lock: a try-lock only. Whoever cannot take it falls back (never waits, so a
+    /// signal handler interrupting the holder in the same thread cannot deadlock).
+    pub(crate) fn try_lock(&self) -> bool {
+        let h = self.arena.header();
+        let tid = sys::gettid() as u32;
+        // Acquire pairs with the Release in `unlock`: we see everything the last holder wrote.
+        h.wlock
+            .compare_exchange(0, tid.max(1), Acquire, Relaxed)
+            .is_ok()
+    }
+
+    pub(crate) fn unlock(&self) {
+        // Release pairs with the Acquire CAS in `try_lock`.
+        self.arena.header().wlock.store(0, Release);
+    }
+
+    /// The barrier: true when an event or a mount change is pending. Gives the thread its own
+    /// epoll instance (watching the shared inotify fd and its own mountinfo fd) on first use.
+    #[inline]
+    pub(crate) fn barrier(&self, pt: &PerThread) -> Result<bool, crate::Reason> {
+        let h = self.arena.header();
+        let ig = h.inotify_gen.load(Acquire);
+        let ep = pt.epoll_fd.load(Relaxed);
+        if ep <= 0 || pt.epoll_gen.load(Relaxed) != ig {
+            self.setup_epoll(pt, ig)?;
+        }
+        let ep = pt.epoll_fd.load(Relaxed);
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 2];
+        // SAFETY: `evs` holds 2 events.
+        match unsafe { sys::epoll_wait(ep, evs.as_mut_ptr(), 2, 0) } {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                for e in &evs[..n] {
+                    if e.u64 == 2 {
+                        // Our own mountinfo fd fired (each thread has its own, since poll
+                        // reports a mount change once per open file). Flag it for the drainer.
+                        h.mount_dirty.store(1, Release);
+                    }
+                }
+                Ok(true)
+            }
+            Err(Errno::EINTR) => Ok(true),
+            Err(_) => {
+                // Our epoll fd was closed or replaced by the program: stop caching.
+                self.disable();
+                Err(crate::Reason::Disabled)
+            }
+        }
+    }
+
+    #[cold]
+    fn setup_epoll(&self, pt: &PerThread, ig: u32) -> Result<(), crate::Reason> {
+        let h = self.arena.header();
+        let old = pt.epoll_fd.load(Relaxed);
+        if old > 0 {
+            // Same thread, stale inotify registration: rebuild.
+            release_thread_fds(pt);
+            h.epolls
+                .store(h.epolls.load(Relaxed).saturating_sub(1), Relaxed);
+        }
+        let n = pt.calls.load(Relaxed);
+        pt.calls.store(n + 1, Relaxed);
+        if n < self.cfg.epoll_after.load(Relaxed) {
+            return Err(crate::Reason::Cold);
+        }
+        // Each epoll registered on the inotify fd costs every writer on the machine ~50 ns per
+        // event: only so many threads get one; the rest pass through.
+        if h.epolls.load(Relaxed) >= self.cfg.max_epolls.load(Relaxed) {
+            return Err(crate::Reason::Busy);
+        }
+        let Ok(ep) = sys::epoll_create1(libc::EPOLL_CLOEXEC) else {
+            return Err(crate::Reason::Watch);
+        };
+        let ep = hide_fd(ep as i32);
+        // SAFETY: NUL-terminated constant path.
+        let mfd = unsafe {
+            sys::openat(
+                libc::AT_FDCWD,
+                b"/proc/self/mountinfo\0".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+                0,
+            )
+        };
+        let Ok(mfd) = mfd else {
+            let _ = sys::close(ep);
+            return Err(crate::Reason::Watch);
+        };
+        let mfd = hide_fd(mfd as i32);
+        let ifd = h.inotify_fd.load(Acquire);
+        let mut e1 = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 1,
+        };
+        let mut e2 = libc::epoll_event {
+            events: (libc::EPOLLPRI | libc::EPOLLERR) as u32,
+            u64: 2,
+        };
+        // SAFETY: both events are live; the fds are ours.
+        let ok = unsafe {
+            sys::epoll_ctl(ep, libc::EPOLL_CTL_ADD, ifd, &mut e1).is_ok()
+                && sys::epoll_ctl(ep, libc::EPOLL_CTL_ADD, mfd, &mut e2).is_ok()
+        };
+        if !ok {
+            let _ = sys::close(ep);
+            let _ = sys::close(mfd);
+            return Err(crate::Reason::Watch);
+        }
+        pt.mount_fd.store(mfd, Relaxed);
+        pt.epoll_gen.store(ig, Relaxed);
+        pt.epoll_fd.store(ep, Relaxed);
+        h.epolls.store(h.epolls.load(Relaxed) + 1, Relaxed);
+        // The mount table may have changed after the cache's table was read and before our fd
+        // existed: a fresh fd does not report that, but the cache's own fd (reset just before
+        // each table load) does.
+        if mount_changed(h.mount_fd.load(Relaxed)) {
+            h.mount_dirty.store(1, Release);
+        }
+        Ok(())
+    }
+
+    /// Reads and applies every pending event. Writer lock held. Returns false if the process
+    /// is not the one that owns the inotify fd (a vfork child): then nothing is read.
+    pub(crate) fn drain(&self, pt: &PerThread) -> bool {
+        let h = self.arena.header();
+        if sys::getpid() != h.owner_pid.load(Relaxed) {
+            return false;
+        }
+        self.gen_begin();
+        if h.mount_dirty.swap(0, AcqRel) != 0 {
+            self.flush(pt);
+        }
+        // SAFETY: the scratch buffer belongs to this thread (in_lib guard) and is 4096 bytes.
+        let buf = unsafe { &mut (*pt.scratch.get()).events };
+        loop {
+            let fd = h.inotify_fd.load(Relaxed);
+            // SAFETY: `buf` is writable for its length.
+            let r = unsafe { sys::read(fd, buf.as_mut_ptr(), buf.len()) };
+            let n = match r {
+                Ok(0) | Err(Errno::EAGAIN) => break,
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    self.gen_end();
+                    self.disable();
+                    return false;
+                }
+            };
+            let mut off = 0;
+            let mut flushed = false;
+            while off + 16 <= n {
+                let wd = i32::from_ne_bytes(buf[off..off + 4].try_into().unwrap_or([0; 4]));
+                let mask = u32::from_ne_bytes(buf[off + 4..off + 8].try_into().unwrap_or([0; 4]));
+                let len = u32::from_ne_bytes(buf[off + 12..off + 16].try_into().unwrap_or([0; 4]))
+                    as usize;
+                let end = (off + 16 + len).min(n);
+                let raw = &buf[off + 16..end];
+                let name = &raw[..raw.iter().position(|&c| c == 0).unwrap_or(raw.len())];
+                if !self.apply(wd, mask, name) {
+                    flushed = true;
+                    break;
+                }
+                off = end;
+            }
+            if flushed {
+                // Overflow or an unknown watch: start over from an empty cache (the old fd, with
+                // whatever it still holds, is gone).
+                self.flush(pt);
+            }
+        }
+        self.gen_end();
+        true
+    }
+
+    /// Applies one event; false means "flush everything".
+    fn apply(&self, wd: i32, mask: u32, name: &[u8]) -> bool {
+        let a = &self.arena;
+        if mask & libc::IN_Q_OVERFLOW != 0 || wd < 0 {
+            return false;
+        }
+        let Some(e) = a.wd_entry(wd, false) else {
+            return false;
+        };
+        e.gen.store(e.gen.load(Relaxed).wrapping_add(1), Relaxed);
+        if mask & libc::IN_IGNORED != 0 {
+            a.for_each_on_wd(wd, |i| a.kill(i));
+            a.drop_wd(wd);
+            return true;
+        }
+        if !name.is_empty() {
+            a.for_each_on_wd(wd, |d| {
+                let dn = a.node(d);
+                if dn.flags.load(Relaxed) & IS_DIR == 0 {
+                    return;
+                }
+                let dref = NodeRef {
+                    idx: d,
+                    incarn: dn.incarn.load(Relaxed),
+                };
+                let child = a.lookup_fast(dref, name).map(|(c, f, _)| (c, f));
+                if mask & ENTRY_EVENTS != 0 {
+                    a.bump_entries(d);
+                    a.forget_attrs(d);
+                    if let Some((c, _)) = child {
+                        a.kill(c);
+                    }
+                } else if let Some((c, f)) = child {
+                    if f & (IS_DIR | IS_LNK) != 0 && mask & libc::IN_ATTRIB != 0 || f & IS_LNK != 0
+                    {
+                        a.kill(c);
+                    } else {
+                        a.forget_attrs(c);
+                    }
+                }
+            });
+        } else {
+            a.for_each_on_wd(wd, |i| {
+                let f = a.node(i).flags.load(Relaxed);
+                if mask & SELF_GONE != 0
+                    || (mask & libc::IN_ATTRIB != 0 && f & (IS_DIR | IS_LNK) != 0)
+                {
+                    a.bump_entries(i);
+                    a.kill(i);
+                } else {
+                    a.forget_attrs(i);
+                }
+            });
+        }
+        true
+    }
+
+    /// Starts a batch that may invalidate: `gen` becomes odd (readers will fall back).
+    pub(crate) fn gen_begin(&self) {
+        let h = self.arena.header();
+        h.gen.store(h.gen.load(Relaxed) | 1, Relaxed);
+        // SeqCst fence: the odd gen is visible before any event is consumed from the queue, so
+        // a reader whose barrier found the queue empty because we read it sees gen move.
+        fence(SeqCst);
+    }
+
+    /// Ends the batch: `gen` becomes even and larger.
+    pub(crate) fn gen_end(&self) {
+        let h = self.arena.header();
+        // Release pairs with the readers' Acquire fence before their second gen load.
+        h.gen.store((h.gen.load(Relaxed) | 1) + 1, Release);
+    }
+
+    /// Forgets everything: a new inotify instance (dropping every watch at once), an empty
+    /// arena, a re-read mount table. Writer lock held, `gen` odd.
+    pub(crate) fn flush(&self, pt: &PerThread) {
+        let h = self.arena.header();
+        h.flushes.store(h.flushes.load(Relaxed) + 1, Relaxed);
+        let old = h.inotify_fd.load(Relaxed);
+        match sys::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) {
+            Ok(fd) => {
+                let fd = hide_fd(fd as i32);
+                h.inotify_fd.store(fd, Release);
+                crate::INOTIFY_FD_COPY.store(fd, Relaxed);
+            }
+            Err(_) => {
+                self.disable();
+                return;
+            }
+        }
+        if old > 0 {
+            let _ = sys::close(old);
+        }
+        h.inotify_gen
+            .store(h.inotify_gen.load(Relaxed).wrapping_add(1), Release);
+        self.arena.clear();
+        // SAFETY: the scratch buffer belongs to this thread.
+        let buf = unsafe { &mut (*pt.scratch.get()).walk[0] };
+        let mfd = h.mount_fd.load(Relaxed);
+        let _ = mount_changed(mfd); // reset its change report before reading the table
+        if !self.mounts.load(mfd, buf) {
+            self.disable();
+        }
+    }
+}
+
+/// Closes a thread's barrier fds (thread exit, or rebuilding after a flush).
+pub fn release_thread_fds(pt: &PerThread) {
+    let ep = pt.epoll_fd.swap(-1, Relaxed);
+    if ep > 0 {
+        let _ = sys::close(ep);
+    }
+    let m = pt.mount_fd.swap(-1, Relaxed);
+    if m > 0 {
+        let _ = sys::close(m);
+    }
+}
+
+/// Whether the mount table changed since `fd` was last polled (`POLLPRI` on mountinfo; the
+/// report is consumed by this poll).
+pub fn mount_changed(fd: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd.
+    matches!(unsafe { sys::poll(&mut p, 1, 0) }, Ok(1))
+        && p.revents & (libc::POLLPRI | libc::POLLERR) != 0
+}

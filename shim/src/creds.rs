@@ -1,0 +1,92 @@
+//! Calls that change what the cache may assume: credentials (which directories are searchable,
+//! who may follow a protected symlink), the root directory, and the mount or fs namespace.
+//!
+//! Each export forwards to the next definition and then tells the cache: credential and root
+//! changes flush it (it relearns with the new credentials); leaving the mount namespace or the
+//! shared fs context (`unshare(CLONE_NEWNS | CLONE_FS)`, `setns`) turns it off for the process,
+//! since the mount-change signal and the cwd it tracks would no longer be this thread's.
+//! Raw system calls that bypass libc cannot be seen (see the README's limitations).
+#![allow(clippy::missing_safety_doc)] // C ABI exports: the C contract of each function applies.
+
+use crate::front;
+use core::ffi::{c_char, c_int};
+use core::sync::atomic::{AtomicUsize, Ordering::*};
+
+/// The next definition of `name`, resolved on first use (these calls are rare).
+fn next(slot: &AtomicUsize, name: &[u8]) -> usize {
+    let p = slot.load(Acquire);
+    if p != 0 {
+        return p;
+    }
+    // SAFETY: `name` is NUL-terminated; RTLD_NEXT searches the objects after this one.
+    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) } as usize;
+    // Release pairs with the Acquire above.
+    slot.store(p, Release);
+    p
+}
+
+fn missing() -> c_int {
+    // SAFETY: this thread's errno slot.
+    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    -1
+}
+
+macro_rules! flushing {
+    ($name:ident ( $($a:ident : $t:ty),* )) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($a: $t),*) -> c_int {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let f = next(&NEXT, concat!(stringify!($name), "\0").as_bytes());
+            if f == 0 {
+                return missing();
+            }
+            // SAFETY: the next definition of this very symbol has this very signature.
+            let r = unsafe { core::mem::transmute::<usize, unsafe extern "C" fn($($t),*) -> c_int>(f)($($a),*) };
+            front::invalidate_all();
+            r
+        }
+    };
+}
+
+flushing!(setuid(u: libc::uid_t));
+flushing!(seteuid(u: libc::uid_t));
+flushing!(setreuid(r: libc::uid_t, e: libc::uid_t));
+flushing!(setresuid(r: libc::uid_t, e: libc::uid_t, s: libc::uid_t));
+flushing!(setgid(g: libc::gid_t));
+flushing!(setegid(g: libc::gid_t));
+flushing!(setregid(r: libc::gid_t, e: libc::gid_t));
+flushing!(setresgid(r: libc::gid_t, e: libc::gid_t, s: libc::gid_t));
+flushing!(setgroups(n: libc::size_t, g: *const libc::gid_t));
+flushing!(setfsuid(u: libc::uid_t));
+flushing!(setfsgid(g: libc::gid_t));
+flushing!(chroot(p: *const c_char));
+
+/// `unshare(2)` — leaving the mount namespace or the shared fs context stops caching.
+#[no_mangle]
+pub unsafe extern "C" fn unshare(flags: c_int) -> c_int {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let f = next(&NEXT, b"unshare\0");
+    if f == 0 {
+        return missing();
+    }
+    if flags & (libc::CLONE_NEWNS | libc::CLONE_FS | libc::CLONE_NEWUSER) != 0 {
+        front::disable();
+    }
+    // SAFETY: the next `unshare` has this signature.
+    unsafe { core::mem::transmute::<usize, unsafe extern "C" fn(c_int) -> c_int>(f)(flags) }
+}
+
+/// `setns(2)` — joining another namespace stops caching.
+#[no_mangle]
+pub unsafe extern "C" fn setns(fd: c_int, nstype: c_int) -> c_int {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let f = next(&NEXT, b"setns\0");
+    if f == 0 {
+        return missing();
+    }
+    front::disable();
+    // SAFETY: the next `setns` has this signature.
+    unsafe {
+        core::mem::transmute::<usize, unsafe extern "C" fn(c_int, c_int) -> c_int>(f)(fd, nstype)
+    }
+}

@@ -342,24 +342,32 @@ impl Cache {
             if g1 & 1 != 0 {
                 return Lookup::Fallback(Reason::Busy);
             }
-            let pending = match self.barrier(pt) {
-                Ok(p) => p || h.mount_dirty.load(Acquire) != 0,
-                Err(r) => return Lookup::Fallback(r),
-            };
-            if pending {
-                if !self.try_lock() {
-                    return Lookup::Fallback(Reason::Busy);
-                }
-                let ok = self.drain(pt);
-                self.unlock();
-                if !ok {
-                    return Lookup::Fallback(Reason::Busy);
-                }
-                continue;
-            }
+            // Walk first, optimistically; only an answer needs the barrier. The answer is the
+            // state at the barrier's instant: nothing was pending then, and `gen` did not move
+            // from before the walk to after the barrier, so every change completed before the
+            // barrier had already been applied when the walk read the nodes.
             let w = self.path_lookupat(&sc.path[..len], &mut sc.walk, start, nofollow, want, out);
-            // Orders the walk's node loads before the re-check of gen (pairs with gen_end).
-            fence(Acquire);
+            let answer = matches!(w, Walk::Found(_) | Walk::Negative(_));
+            if answer {
+                let pending = match self.barrier(pt) {
+                    Ok(p) => p || h.mount_dirty.load(Acquire) != 0,
+                    Err(r) => return Lookup::Fallback(r),
+                };
+                if pending {
+                    if !self.try_lock() {
+                        return Lookup::Fallback(Reason::Busy);
+                    }
+                    let ok = self.drain(pt);
+                    self.unlock();
+                    if !ok {
+                        return Lookup::Fallback(Reason::Busy);
+                    }
+                    continue;
+                }
+            }
+            // Orders the walk's node loads (and the barrier) before the re-check of gen (pairs
+            // with gen_begin/gen_end on the writer side).
+            fence(SeqCst);
             if h.gen.load(Relaxed) != g1 {
                 continue;
             }

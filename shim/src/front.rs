@@ -56,25 +56,19 @@ pub fn init() {
         .mounts
         .trust_overlay
         .store(config::TRUST_OVERLAY.load(Relaxed) as u32, Relaxed);
-    let foreign = [
-        Sym::Stat,
-        Sym::Lstat,
-        Sym::Fstatat,
-        Sym::Statx,
-        Sym::Xstat,
-        Sym::Lxstat,
-        Sym::Fxstatat,
-    ]
-    .into_iter()
-    .find(|&s| next::foreign_definition(s));
+}
+
+/// Checks the preload chain once, when the cache is about to turn on (processes that never
+/// activate never pay for it): if another library between us and libc defines the stat family,
+/// its answers are not the kernel's and the cache must stay off.
+fn foreign_preload() -> bool {
+    let syms = [Sym::Stat, Sym::Stat64, Sym::Lstat, Sym::Fstatat, Sym::Statx, Sym::Xstat, Sym::Lxstat, Sym::Fxstatat];
+    let foreign = syms.into_iter().find(|&s| next::foreign_definition(s));
     if let Some(s) = foreign {
         FOREIGN.store(true, Relaxed);
-        log!(
-            WARN,
-            "another preloaded library defines {}: passing every call through",
-            s.name()
-        );
+        log!(WARN, "another preloaded library defines {}: passing every call through", s.name());
     }
+    foreign.is_some()
 }
 
 pub fn snapshot() -> Snapshot {
@@ -148,7 +142,7 @@ pub unsafe fn note_pass(want: Want) {
 
 #[cold]
 fn activate() {
-    if config::OFF.load(Relaxed) || FOREIGN.load(Relaxed) {
+    if config::OFF.load(Relaxed) || FOREIGN.load(Relaxed) || foreign_preload() {
         return;
     }
     if !uaccess::install() {

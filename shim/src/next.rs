@@ -91,23 +91,20 @@ pub fn get(s: Sym) -> Option<usize> {
     }
 }
 
-/// Whether some other object before libc also defines `s` (fakeroot, libfaketime, a test
-/// preload): then its answers may not be the kernel's, and the cache must not serve them.
+/// Whether some other object between us and libc also defines `s` (fakeroot, libfaketime, a
+/// test preload): then its answers may not be the kernel's, and the cache must not serve them.
+/// Compares the next definition with libc's own (two hash lookups; `dladdr` would scan libc's
+/// whole symbol table).
 pub fn foreign_definition(s: Sym) -> bool {
     let Some(p) = get(s) else { return false };
-    let mut info: libc::Dl_info = libc::Dl_info {
-        dli_fname: core::ptr::null(),
-        dli_fbase: core::ptr::null_mut(),
-        dli_sname: core::ptr::null(),
-        dli_saddr: core::ptr::null_mut(),
-    };
-    // SAFETY: `info` is writable; dladdr only reads loader tables.
-    if unsafe { libc::dladdr(p as *const libc::c_void, &mut info) } == 0 || info.dli_fname.is_null()
-    {
+    // SAFETY: RTLD_NOLOAD only looks up the already-loaded libc; the name is NUL-terminated.
+    let libc_handle = unsafe { libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_NOLOAD | libc::RTLD_LAZY) };
+    if libc_handle.is_null() {
         return true;
     }
-    // SAFETY: dli_fname is a NUL-terminated string owned by the loader.
-    let name = unsafe { core::ffi::CStr::from_ptr(info.dli_fname) }.to_bytes();
-    let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
-    !base.starts_with(b"libc.so") && !base.starts_with(b"libc-")
+    // SAFETY: a valid handle and a NUL-terminated name.
+    let own = unsafe { libc::dlsym(libc_handle, NAMES[s as usize].as_ptr().cast()) } as usize;
+    // SAFETY: balances the dlopen above (NOLOAD still takes a reference).
+    unsafe { libc::dlclose(libc_handle) };
+    own != p
 }

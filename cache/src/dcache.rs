@@ -61,6 +61,8 @@ pub struct Node {
     pub link_len: AtomicU32,
     pub statx_mask: AtomicU32,
     pub hash: AtomicU32,
+    /// For regular files: the second (CLOCK_REALTIME) until which a read cannot change atime.
+    pub atime_deadline: AtomicU64,
     pub name: [AtomicU64; NAME_INLINE / 8],
     pub link: [AtomicU64; LINK_INLINE / 8],
     pub stat: [AtomicU64; STAT_SIZE / 8],

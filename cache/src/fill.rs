@@ -207,6 +207,11 @@ impl Cache {
         n.wd.store(0, Relaxed);
         if let Seen::Positive { st, .. } = &seen {
             store_stat(n, st);
+            n.atime_deadline.store(
+                self.atime_deadline(st.st_dev, st.st_atime, st.st_atime_nsec, st)
+                    .unwrap_or(0),
+                Relaxed,
+            );
         }
         n.flags
             .store(flags | (name.len() as u32) << NAME_SHIFT, Relaxed);
@@ -275,7 +280,34 @@ impl Cache {
             return Err(Reason::Raced);
         }
         let f = n.flags.load(Relaxed);
+        let deadline = if f & (IS_DIR | IS_LNK) != 0 {
+            u64::MAX
+        } else {
+            // SAFETY: zeroed stat is valid; only the time and dev fields are read below.
+            let mut t: libc::stat = unsafe { core::mem::zeroed() };
+            match want {
+                Want::Stat => t = st,
+                Want::Statx(m) => {
+                    const TIMES: u32 = libc::STATX_ATIME | libc::STATX_MTIME | libc::STATX_CTIME;
+                    if m & TIMES != TIMES || stx.stx_mask & TIMES != TIMES {
+                        return Err(Reason::Inode);
+                    }
+                    t.st_dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
+                    t.st_atime = stx.stx_atime.tv_sec;
+                    t.st_atime_nsec = stx.stx_atime.tv_nsec as i64;
+                    t.st_mtime = stx.stx_mtime.tv_sec;
+                    t.st_mtime_nsec = stx.stx_mtime.tv_nsec as i64;
+                    t.st_ctime = stx.stx_ctime.tv_sec;
+                    t.st_ctime_nsec = stx.stx_ctime.tv_nsec as i64;
+                }
+            }
+            match self.atime_deadline(t.st_dev, t.st_atime, t.st_atime_nsec, &t) {
+                Some(d) => d,
+                None => return Err(Reason::Inode),
+            }
+        };
         n.write_begin();
+        n.atime_deadline.store(deadline, Relaxed);
         match want {
             Want::Stat => {
                 store_stat(n, &st);
@@ -304,9 +336,42 @@ impl Cache {
         }
         match t {
             libc::S_IFDIR => ST_POSITIVE | IS_DIR | HAS_STAT,
-            libc::S_IFREG => ST_POSITIVE | HAS_STAT,
+            libc::S_IFREG
+                if self
+                    .atime_deadline(st.st_dev, st.st_atime, st.st_atime_nsec, st)
+                    .is_some() =>
+            {
+                ST_POSITIVE | HAS_STAT
+            }
+            libc::S_IFREG => ST_POSITIVE,
             libc::S_IFLNK => ST_POSITIVE | IS_LNK | HAS_STAT,
             _ => ST_NOCACHE,
+        }
+    }
+
+    /// Until when (a CLOCK_REALTIME second) no read, EOF read or mmap can change this regular
+    /// file's atime. Those updates send no inotify event (`IN_ACCESS` only comes with data), so a
+    /// file is answered from the cache only while `relatime_need_update` (fs/inode.c) is false:
+    /// atime newer than mtime and ctime, and less than a day old (less a margin).
+    pub(crate) fn atime_deadline(
+        &self,
+        dev: u64,
+        asec: i64,
+        ansec: i64,
+        st: &libc::stat,
+    ) -> Option<u64> {
+        const DAY: i64 = 24 * 60 * 60;
+        const MARGIN: i64 = 120;
+        let newer = |sec: i64, nsec: i64| (asec, ansec) > (sec, nsec);
+        match self.mounts.atime_mode(dev)? {
+            crate::mounts::NOATIME => Some(u64::MAX),
+            crate::mounts::RELATIME
+                if newer(st.st_mtime, st.st_mtime_nsec) && newer(st.st_ctime, st.st_ctime_nsec) =>
+            {
+                let deadline = asec.saturating_add(DAY - MARGIN);
+                (deadline > now_coarse()).then_some(deadline as u64)
+            }
+            _ => None,
         }
     }
 
@@ -368,4 +433,15 @@ fn store_stat(n: &Node, st: &libc::stat) {
     // SAFETY: struct stat is plain old data of STAT_SIZE bytes on x86_64.
     let b = unsafe { core::slice::from_raw_parts(st as *const libc::stat as *const u8, STAT_SIZE) };
     store_bytes(&n.stat, b);
+}
+
+/// CLOCK_REALTIME_COARSE seconds (vDSO, no system call).
+pub(crate) fn now_coarse() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is writable; clock_gettime is async-signal-safe.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    ts.tv_sec
 }

@@ -9,12 +9,18 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
 const MAX_DEVS: usize = 512;
 
+/// Reads never change atime on this mount.
+pub const NOATIME: u64 = 0;
+/// Reads change atime only when `relatime_need_update` (fs/inode.c) says so.
+pub const RELATIME: u64 = 1;
+/// Every read changes atime.
+pub const STRICTATIME: u64 = 2;
+const MODE_MASK: u64 = 3;
+
 /// Devices on allowlisted filesystems, as `major << 32 | minor`; `TRUST_OVERLAY` adds overlayfs.
 pub struct Mounts {
     devs: [AtomicU64; MAX_DEVS],
     n: AtomicU32,
-    /// Devices mounted with `strictatime`-like options are fine too: atime changes arrive as
-    /// IN_ACCESS/IN_ATTRIB events like everything else, so the option does not matter.
     pub trust_overlay: AtomicU32,
 }
 
@@ -36,11 +42,22 @@ impl Mounts {
     /// Whether `st_dev` (the `struct stat` encoding) is on an allowlisted filesystem.
     #[inline]
     pub fn allowed(&self, st_dev: u64) -> bool {
+        self.atime_mode(st_dev).is_some()
+    }
+
+    /// How reads update atime on `st_dev`, if it is allowlisted: the strictest over every mount
+    /// of the device ([`NOATIME`], [`RELATIME`] or [`STRICTATIME`]).
+    pub fn atime_mode(&self, st_dev: u64) -> Option<u64> {
         let key = (major(st_dev) as u64) << 32 | minor(st_dev) as u64;
         let n = self.n.load(Acquire) as usize;
-        self.devs[..n.min(MAX_DEVS)]
-            .iter()
-            .any(|d| d.load(Relaxed) == key)
+        let mut mode = None;
+        for d in &self.devs[..n.min(MAX_DEVS)] {
+            let v = d.load(Relaxed);
+            if v & !MODE_MASK == key << 2 {
+                mode = Some(mode.unwrap_or(0).max(v & MODE_MASK));
+            }
+        }
+        mode
     }
 
     /// Re-reads the table from an open mountinfo fd (rewound with pread). Writer lock held.
@@ -95,6 +112,17 @@ impl Mounts {
         let _id = fields.next()?;
         let _parent = fields.next()?;
         let dev = fields.next()?;
+        let _root = fields.next()?;
+        let _mountpoint = fields.next()?;
+        let opts = fields.next()?;
+        let has = |o: &[u8]| opts.split(|&c| c == b',').any(|x| x == o);
+        let mode = if has(b"noatime") {
+            NOATIME
+        } else if has(b"relatime") {
+            RELATIME
+        } else {
+            STRICTATIME
+        };
         // Skip to the separator "-".
         let mut fields = fields.skip_while(|f| *f != b"-");
         fields.next()?;
@@ -107,7 +135,7 @@ impl Mounts {
         let colon = dev.iter().position(|&c| c == b':')?;
         let ma = parse_dec(&dev[..colon])?;
         let mi = parse_dec(&dev[colon + 1..])?;
-        Some((ma as u64) << 32 | mi as u64)
+        Some(((ma as u64) << 32 | mi as u64) << 2 | mode)
     }
 }
 
@@ -158,15 +186,17 @@ mod tests {
     fn parses_mountinfo_lines() {
         let m = Mounts::new();
         let l = b"29 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard";
-        assert_eq!(m.parse_line(l), Some(254u64 << 32));
+        assert_eq!(m.parse_line(l), Some((254u64 << 32) << 2 | RELATIME));
         let l = b"30 29 0:5 / /dev rw,nosuid shared:2 - devtmpfs udev rw,size=1k";
         assert_eq!(m.parse_line(l), None);
         let l = b"31 30 0:25 / /dev/shm rw - tmpfs tmpfs rw";
-        assert_eq!(m.parse_line(l), Some(25));
+        assert_eq!(m.parse_line(l), Some(25 << 2 | STRICTATIME));
+        let l = b"32 30 0:26 / /n rw,noatime - tmpfs tmpfs rw";
+        assert_eq!(m.parse_line(l), Some(26 << 2 | NOATIME));
         let l = b"40 29 0:40 / /mnt/o rw - overlay overlay rw,lowerdir=/a";
         assert_eq!(m.parse_line(l), None);
         m.trust_overlay.store(1, Relaxed);
-        assert_eq!(m.parse_line(l), Some(40));
+        assert_eq!(m.parse_line(l), Some(40 << 2 | STRICTATIME));
         let l = b"41 29 0:41 / /proc rw - proc proc rw";
         assert_eq!(m.parse_line(l), None);
     }

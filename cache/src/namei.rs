@@ -278,6 +278,12 @@ impl Cache {
                 load_bytes(&n.statx, &mut out[..STATX_SIZE]);
             }
         }
+        if f & (IS_DIR | IS_LNK) == 0
+            && n.atime_deadline.load(Relaxed) <= crate::fill::now_coarse() as u64
+        {
+            // A read could now change atime without an event (see `atime_deadline`): relearn.
+            return Walk::NeedAttrs(r);
+        }
         if n.read_retry(s) {
             return Walk::Fallback(Reason::Raced);
         }

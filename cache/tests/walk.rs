@@ -84,6 +84,26 @@ fn check(c: &Cache, pt: &PerThread, path: &Path, nofollow: bool) -> Lookup {
     last
 }
 
+/// Reads the file after a pause, so its atime is newer than its mtime and ctime: until then a
+/// read could change atime without any inotify event, and the cache must not answer for it.
+fn settle(f: &Path) {
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let _ = std::fs::read(f).unwrap();
+}
+
+#[test]
+fn fresh_files_are_not_answered_until_atime_is_stable() {
+    let c = cache();
+    let pt = per_thread();
+    let d = tmpdir("fresh");
+    let f = d.join("file");
+    std::fs::write(&f, b"x").unwrap();
+    assert_eq!(check(c, &pt, &f, false), Lookup::Fallback(Reason::Inode));
+    settle(&f);
+    assert_eq!(check(c, &pt, &f, false), Lookup::Hit { filled: false });
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn hits_after_second_sight_and_follows_changes() {
     let c = cache();
@@ -91,12 +111,14 @@ fn hits_after_second_sight_and_follows_changes() {
     let d = tmpdir("basic");
     let f = d.join("file");
     std::fs::write(&f, b"x").unwrap();
+    settle(&f);
     assert_eq!(check(c, &pt, &f, false), Lookup::Hit { filled: false });
     std::fs::write(&f, b"longer").unwrap();
     check(c, &pt, &f, false);
     std::fs::remove_file(&f).unwrap();
     assert!(matches!(check(c, &pt, &f, false), Lookup::Negative { .. }));
     std::fs::write(&f, b"again").unwrap();
+    settle(&f);
     assert_eq!(check(c, &pt, &f, false), Lookup::Hit { filled: false });
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -62,11 +62,24 @@ pub fn init() {
 /// activate never pay for it): if another library between us and libc defines the stat family,
 /// its answers are not the kernel's and the cache must stay off.
 fn foreign_preload() -> bool {
-    let syms = [Sym::Stat, Sym::Stat64, Sym::Lstat, Sym::Fstatat, Sym::Statx, Sym::Xstat, Sym::Lxstat, Sym::Fxstatat];
+    let syms = [
+        Sym::Stat,
+        Sym::Stat64,
+        Sym::Lstat,
+        Sym::Fstatat,
+        Sym::Statx,
+        Sym::Xstat,
+        Sym::Lxstat,
+        Sym::Fxstatat,
+    ];
     let foreign = syms.into_iter().find(|&s| next::foreign_definition(s));
     if let Some(s) = foreign {
         FOREIGN.store(true, Relaxed);
-        log!(WARN, "another preloaded library defines {}: passing every call through", s.name());
+        log!(
+            WARN,
+            "another preloaded library defines {}: passing every call through",
+            s.name()
+        );
     }
     foreign.is_some()
 }

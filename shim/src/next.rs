@@ -98,7 +98,8 @@ pub fn get(s: Sym) -> Option<usize> {
 pub fn foreign_definition(s: Sym) -> bool {
     let Some(p) = get(s) else { return false };
     // SAFETY: RTLD_NOLOAD only looks up the already-loaded libc; the name is NUL-terminated.
-    let libc_handle = unsafe { libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_NOLOAD | libc::RTLD_LAZY) };
+    let libc_handle =
+        unsafe { libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_NOLOAD | libc::RTLD_LAZY) };
     if libc_handle.is_null() {
         return true;
     }

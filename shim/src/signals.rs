@@ -32,8 +32,8 @@
 //! spin lock with every signal blocked, and touch no user memory while they hold it, so the
 //! holder can never be interrupted on its own thread, not even by a fault. Readers in the
 //! handler use a per-record sequence count and never wait for more than a writer's few
-//! instructions. A call forwarded to libc while [`take_over`] runs is detected by [`EPOCH`] and
-//! reconciled against the kernel's state afterwards.
+//! instructions. A call forwarded to libc races with [`take_over`] only through a handshake
+//! (see [`forward`]) that lets the take-over record its effect.
 //!
 //! # References
 //! glibc 2.36 `sysdeps/unix/sysv/linux/libc_sigaction.c`, `sysdeps/posix/signal.c`,
@@ -86,7 +86,7 @@ const fn bit(sig: c_int) -> u64 {
 /// `struct sigaction` as the x86_64 kernel stores it (`struct kernel_sigaction` in glibc).
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct KSigaction {
+struct KSigaction {
     handler: usize,
     flags: u64,
     restorer: usize,
@@ -236,6 +236,10 @@ fn slot(sig: c_int) -> Option<&'static Slot> {
 static OWNED: AtomicBool = AtomicBool::new(false);
 /// Odd while [`take_over`] swaps handlers; bumped twice per take-over.
 static EPOCH: AtomicU32 = AtomicU32::new(0);
+/// Calls for a guarded signal on their way to libc's `sigaction` (see [`forward`]).
+static FORWARDING: AtomicU32 = AtomicU32::new(0);
+/// How long [`take_over`] waits for forwarded calls: ~64 `sched_yield`s.
+const FORWARD_WAIT: u32 = 1 << 16;
 static OUR_HANDLER: AtomicUsize = AtomicUsize::new(0);
 /// The restorer glibc's `sigaction` puts in every action it sets; learned on first need.
 static PROGRAM_RESTORER: AtomicUsize = AtomicUsize::new(0);
@@ -266,15 +270,30 @@ fn lock() -> Locked {
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        spins = spins.wrapping_add(1);
-        if spins % 1024 == 0 {
-            // SAFETY: sched_yield takes no arguments.
-            let _ = unsafe { syscall6(libc::SYS_sched_yield, 0, 0, 0, 0, 0, 0) };
-        } else {
-            core::hint::spin_loop();
-        }
+        relax(&mut spins);
     }
     Locked { saved }
+}
+
+/// One step of a wait for another thread: a pause, and now and then `sched_yield` so that a
+/// waiter never starves the thread it waits for.
+pub(crate) fn relax(spins: &mut u32) {
+    *spins = spins.wrapping_add(1);
+    if *spins & 1023 == 0 {
+        // SAFETY: sched_yield takes no arguments.
+        let _ = unsafe { syscall6(libc::SYS_sched_yield, 0, 0, 0, 0, 0, 0) };
+    } else {
+        core::hint::spin_loop();
+    }
+}
+
+/// Runs `f` with every signal blocked on this thread.
+pub(crate) fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
+    let mut saved = 0;
+    let _ = rt_sigprocmask(libc::SIG_SETMASK, Some(&!0), Some(&mut saved));
+    let r = f();
+    let _ = rt_sigprocmask(libc::SIG_SETMASK, Some(&saved), None);
+    r
 }
 
 impl Drop for Locked {
@@ -282,6 +301,24 @@ impl Drop for Locked {
         LOCK.store(false, Ordering::Release);
         let _ = rt_sigprocmask(libc::SIG_SETMASK, Some(&self.saved), None);
     }
+}
+
+/// The mask `fork_prepare` saved; written only by the holder of [`LOCK`].
+static FORK_SAVED_MASK: AtomicU64 = AtomicU64::new(0);
+
+/// `fork` holds [`LOCK`] across the system call, so a child never starts with the lock taken by
+/// a thread it does not have, nor with a half-written record.
+unsafe extern "C" fn fork_prepare() {
+    let g = lock();
+    FORK_SAVED_MASK.store(g.saved, Ordering::Relaxed);
+    core::mem::forget(g);
+}
+
+/// After `fork`, in the parent and in the child: releases what `fork_prepare` took.
+unsafe extern "C" fn fork_release() {
+    drop(Locked {
+        saved: FORK_SAVED_MASK.load(Ordering::Relaxed),
+    });
 }
 
 /// The action our handler is installed with while `rec` is the program's: every signal blocked
@@ -320,7 +357,12 @@ pub(crate) fn take_over(handler: usize) -> bool {
         return true;
     }
     OUR_HANDLER.store(handler, Ordering::Relaxed);
+    // SeqCst, and so the load below: see `forward`.
     EPOCH.fetch_add(1, Ordering::SeqCst);
+    let mut spins = 0;
+    while FORWARDING.load(Ordering::SeqCst) != 0 && spins < FORWARD_WAIT {
+        relax(&mut spins);
+    }
     let mut taken = 0;
     for (i, &sig) in GUARDED.iter().enumerate() {
         match swap_in(sig) {
@@ -412,7 +454,14 @@ pub(crate) unsafe fn deliver(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c
         );
         break a;
     };
-    match act.handler {
+    // Our own handler recorded as the program's (read with a raw syscall, set back through
+    // sigaction) would call itself forever: treat it as what it stands for, the default.
+    let handler = if act.handler == OUR_HANDLER.load(Ordering::Relaxed) {
+        SIG_DFL
+    } else {
+        act.handler
+    };
+    match handler {
         SIG_DFL => {
             give_back_locked_now();
             if !sync {
@@ -599,7 +648,7 @@ unsafe fn guarded_sigaction(
 ) -> c_int {
     if !owned() {
         // SAFETY: forwarded from the caller's contract.
-        return unsafe { forward(sig, act, oact, false) };
+        return unsafe { forward(sig, act, oact) };
     }
     let new = if act.is_null() {
         None
@@ -612,7 +661,7 @@ unsafe fn guarded_sigaction(
             // glibc reads `act` first and faults there: let it, with the program's disposition
             // in force.
             // SAFETY: forwarded from the caller's contract.
-            return unsafe { forward(sig, act, oact, true) };
+            return unsafe { forward_while_owned(sig, act, oact) };
         }
         // SAFETY: zero-initialised, then plain data copied over its first ACT_READ bytes.
         Some(NewAction::from_glibc(unsafe { a.assume_init_ref() }))
@@ -620,7 +669,7 @@ unsafe fn guarded_sigaction(
     let Some(prev) = exchange(sig, new) else {
         // Handed back in the meantime: the kernel is authoritative again.
         // SAFETY: forwarded from the caller's contract.
-        return unsafe { forward(sig, act, oact, false) };
+        return unsafe { forward(sig, act, oact) };
     };
     // SAFETY: `write_oact` is fault-tolerant.
     if !oact.is_null() && unsafe { write_oact(oact, &prev) }.is_err() {
@@ -634,32 +683,65 @@ unsafe fn guarded_sigaction(
 }
 
 fn settled_epoch() -> u32 {
+    let mut spins = 0;
     loop {
-        // SeqCst with the bumps in `take_over` and the system calls between them: if our
-        // real call landed after take_over's swap, the second load below sees a new epoch.
+        // SeqCst: see `forward`.
         let e = EPOCH.load(Ordering::SeqCst);
         if e & 1 == 0 {
             return e;
         }
-        core::hint::spin_loop();
+        relax(&mut spins);
     }
 }
 
-/// Makes the real call for a guarded signal, then repairs the table if it raced with
-/// [`take_over`] or was made while we own the disposition.
+/// Makes the real call for a guarded signal while the table is not authoritative.
+///
+/// A Dekker handshake with [`take_over`]: this call announces itself in [`FORWARDING`] and
+/// then checks [`EPOCH`]; take_over bumps EPOCH and then waits for FORWARDING to drain (all
+/// four SeqCst). So either take_over sees this call and swaps our handler in after it lands
+/// (recording its effect), or this call sees the take-over and goes to the table instead. If
+/// take_over stops waiting (a forwarded call that faulted and never came back), the call is
+/// reconciled afterwards.
 ///
 /// # Safety
 /// As libc's `sigaction`.
-unsafe fn forward(
+unsafe fn forward(sig: c_int, act: *const libc::sigaction, oact: *mut libc::sigaction) -> c_int {
+    loop {
+        let e0 = settled_epoch();
+        FORWARDING.fetch_add(1, Ordering::SeqCst);
+        if EPOCH.load(Ordering::SeqCst) != e0 {
+            FORWARDING.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        if owned() {
+            FORWARDING.fetch_sub(1, Ordering::SeqCst);
+            // SAFETY: forwarded from the caller's contract; the table is authoritative now.
+            return unsafe { guarded_sigaction(sig, act, oact) };
+        }
+        // SAFETY: forwarded from the caller's contract.
+        let r = unsafe { real_sigaction(sig, act, oact) };
+        FORWARDING.fetch_sub(1, Ordering::SeqCst);
+        if r == 0 && EPOCH.load(Ordering::SeqCst) != e0 {
+            // SAFETY: `oact` was just written by libc; reconcile reads it fault-tolerantly.
+            unsafe { reconcile(sig, oact) };
+        }
+        return r;
+    }
+}
+
+/// Makes the real call for a guarded signal while we own it (only to let libc fault on a bad
+/// `act` as it would), then repairs the table if the call went through after all.
+///
+/// # Safety
+/// As libc's `sigaction`.
+unsafe fn forward_while_owned(
     sig: c_int,
     act: *const libc::sigaction,
     oact: *mut libc::sigaction,
-    was_owned: bool,
 ) -> c_int {
-    let e0 = settled_epoch();
     // SAFETY: forwarded from the caller's contract.
     let r = unsafe { real_sigaction(sig, act, oact) };
-    if r == 0 && (was_owned || EPOCH.load(Ordering::SeqCst) != e0) {
+    if r == 0 {
         // SAFETY: `oact` was just written by libc; reconcile reads it fault-tolerantly.
         unsafe { reconcile(sig, oact) };
     }
@@ -782,10 +864,12 @@ extern "C" fn resolve_next() {
     ] {
         next(which);
     }
+    // SAFETY: registers three functions that live as long as the library.
+    unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_release), Some(fork_release)) };
 }
 
 /// Resolves the next definitions at load, so no interposed call made later (perhaps from a
-/// signal handler) runs dlsym.
+/// signal handler) runs dlsym, and registers the `fork` handlers.
 #[used]
 #[link_section = ".init_array"]
 static RESOLVE_NEXT_AT_LOAD: extern "C" fn() = resolve_next;

@@ -307,26 +307,44 @@ const DONE: u8 = 2;
 
 /// Where [`install`] stands: `IDLE` until a first caller claims it, `BUSY` while it works,
 /// `DONE` afterwards, whatever the outcome (it is never retried: the handler is either
-/// installed, declined, or was removed because the program is dying of its own fault).
+/// installed, declined, or was handed back because the program ignores the signals or is dying
+/// of its own fault).
 static INSTALL_STATE: AtomicU8 = AtomicU8::new(IDLE);
 
 /// Installs the SIGSEGV and SIGBUS handler that makes the copy routines safe — once.
 ///
 /// The first caller installs it with raw `rt_sigaction` (libc's `sigaction` is interposed by
 /// this library), saving the program's dispositions into the table that [`signals`] keeps;
-/// callers racing with it get `false` (not installed yet) and pass their call through.
-/// Declines, and returns false forever, when the program ignores SIGSEGV or SIGBUS (only the
-/// kernel can carry `SIG_IGN` across `execve`). Async-signal-safe.
+/// callers racing with it wait for it (a few system calls). Declines, and returns false
+/// forever, when the program ignores SIGSEGV or SIGBUS (only the kernel can carry `SIG_IGN`
+/// across `execve`). Async-signal-safe; the fast path is one load.
 pub fn install() -> bool {
-    // Acquire pairs with the Release stores below: a caller that sees DONE sees the table.
-    match INSTALL_STATE.compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Acquire) {
-        Ok(_) => {
-            let ok = signals::take_over(on_fault as *const () as usize);
-            INSTALL_STATE.store(DONE, Ordering::Release);
-            ok
-        }
-        Err(_) => installed(),
+    // Acquire pairs with the Release store below: a caller that sees DONE sees the table.
+    if INSTALL_STATE.load(Ordering::Acquire) == DONE {
+        return installed();
     }
+    // Signals are blocked before claiming the work: while BUSY no handler runs on the
+    // installing thread, so a thread that waits below never waits for itself.
+    let won = signals::with_signals_blocked(|| {
+        // Acquire as above.
+        if INSTALL_STATE
+            .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        signals::take_over(on_fault as *const () as usize);
+        INSTALL_STATE.store(DONE, Ordering::Release);
+        true
+    });
+    if !won {
+        let mut spins = 0;
+        // Acquire as above.
+        while INSTALL_STATE.load(Ordering::Acquire) != DONE {
+            signals::relax(&mut spins);
+        }
+    }
+    installed()
 }
 
 /// Whether the fault handler is installed, so the copy routines may be called. One load.

@@ -14,6 +14,7 @@
 pub mod arena;
 pub mod dcache;
 mod fill;
+pub mod memo;
 pub mod mounts;
 pub mod namei;
 pub mod notify;
@@ -42,6 +43,7 @@ pub struct Scratch {
     pub fill: [u8; 4096],
     pub aux: [u8; 4096],
     pub events: [u8; 4096],
+    pub memo: memo::Memo,
 }
 
 /// Per-thread state the cache needs: the barrier's epoll fd and scratch space. Owned by one
@@ -346,7 +348,36 @@ impl Cache {
             // state at the barrier's instant: nothing was pending then, and `gen` did not move
             // from before the walk to after the barrier, so every change completed before the
             // barrier had already been applied when the walk read the nodes.
-            let w = self.path_lookupat(&sc.path[..len], &mut sc.walk, start, nofollow, want, out);
+            let key = memo::Key {
+                path: &sc.path[..len],
+                start: if matches!(start, Start::Cwd) {
+                    h.cwd.load(Acquire)
+                } else {
+                    0
+                },
+                nofollow,
+                gen: g1,
+            };
+            let w = match sc.memo.get(&key) {
+                Some(memo::Memoed::Node(r)) => self.complete_walk(r, want, out),
+                Some(memo::Memoed::Error(e)) => Walk::Negative(e),
+                None => {
+                    let w = self.path_lookupat(
+                        &sc.path[..len],
+                        &mut sc.walk,
+                        start,
+                        nofollow,
+                        want,
+                        out,
+                    );
+                    match w {
+                        Walk::Found(r) => sc.memo.put(&key, memo::Memoed::Node(r)),
+                        Walk::Negative(e) => sc.memo.put(&key, memo::Memoed::Error(e)),
+                        _ => {}
+                    }
+                    w
+                }
+            };
             let answer = matches!(w, Walk::Found(_) | Walk::Negative(_));
             if answer {
                 let pending = match self.barrier(pt) {

@@ -255,7 +255,7 @@ impl Cache {
     }
 
     /// `complete_walk` — copies the node's attributes for this call, under its seqcount.
-    fn complete_walk(&self, r: NodeRef, want: Want, out: &mut [u8; STATX_SIZE]) -> Walk {
+    pub(crate) fn complete_walk(&self, r: NodeRef, want: Want, out: &mut [u8; STATX_SIZE]) -> Walk {
         let n = self.arena.node(r.idx);
         let Some(s) = n.read_begin() else {
             return Walk::Fallback(Reason::Raced);

@@ -280,7 +280,7 @@ impl Cache {
         for c in [&INOTIFY_FD_COPY, &MOUNT_FD_COPY] {
             let fd = c.swap(-1, Relaxed);
             if fd >= 0 {
-                let _ = sys::close(fd);
+                notify::close_own(fd);
             }
         }
         self.activating.store(false, Relaxed);

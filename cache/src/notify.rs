@@ -8,7 +8,7 @@
 use crate::dcache::*;
 use crate::sys::{self, Errno};
 use crate::{Cache, PerThread};
-use core::sync::atomic::{fence, Ordering::*};
+use core::sync::atomic::{fence, AtomicU64, Ordering::*};
 
 /// What a directory or file watch listens for. Child events arrive with a name on the
 /// directory's watch; self events on the inode's own watch.
@@ -36,15 +36,38 @@ pub fn fd_base() -> usize {
     ((cur.saturating_mul(3) / 4) as usize).clamp(16, 1000)
 }
 
-/// Moves `fd` to a high, close-on-exec number (or keeps it if that fails).
+/// The descriptors the library owns (inotify, mountinfo, per-thread epolls), as a bitmap, so
+/// that the program's `close`/`dup2` family can be checked against them.
+static OURS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+
+/// Moves `fd` to a high, close-on-exec number (or keeps it if that fails) and records it as ours.
 pub fn hide_fd(fd: i32) -> i32 {
-    match sys::fcntl(fd, libc::F_DUPFD_CLOEXEC, fd_base()) {
+    let fd = match sys::fcntl(fd, libc::F_DUPFD_CLOEXEC, fd_base()) {
         Ok(h) => {
             let _ = sys::close(fd);
             h as i32
         }
         Err(_) => fd,
+    };
+    if (0..4096).contains(&fd) {
+        OURS[fd as usize / 64].fetch_or(1 << (fd % 64), Relaxed);
     }
+    fd
+}
+
+/// Closes one of our descriptors.
+pub fn close_own(fd: i32) {
+    if (0..4096).contains(&fd) {
+        OURS[fd as usize / 64].fetch_and(!(1 << (fd % 64)), Relaxed);
+    }
+    let _ = sys::close(fd);
+}
+
+/// Whether the library owns a descriptor in `lo..=hi` (descriptors above 4095 are never
+/// recorded: `hide_fd` keeps below 1000 whenever the limit allows).
+pub fn owns_any(lo: u32, hi: u32) -> bool {
+    let hi = hi.min(4095);
+    (lo..=hi).any(|fd| OURS[fd as usize / 64].load(Relaxed) & 1 << (fd % 64) != 0)
 }
 
 impl Cache {
@@ -132,7 +155,7 @@ impl Cache {
             )
         };
         let Ok(mfd) = mfd else {
-            let _ = sys::close(ep);
+            close_own(ep);
             return Err(crate::Reason::Watch);
         };
         let mfd = hide_fd(mfd as i32);
@@ -151,8 +174,8 @@ impl Cache {
                 && sys::epoll_ctl(ep, libc::EPOLL_CTL_ADD, mfd, &mut e2).is_ok()
         };
         if !ok {
-            let _ = sys::close(ep);
-            let _ = sys::close(mfd);
+            close_own(ep);
+            close_own(mfd);
             return Err(crate::Reason::Watch);
         }
         pt.mount_fd.store(mfd, Relaxed);
@@ -312,7 +335,7 @@ impl Cache {
             }
         }
         if old > 0 {
-            let _ = sys::close(old);
+            close_own(old);
         }
         h.inotify_gen
             .store(h.inotify_gen.load(Relaxed).wrapping_add(1), Release);
@@ -331,11 +354,11 @@ impl Cache {
 pub fn release_thread_fds(pt: &PerThread) {
     let ep = pt.epoll_fd.swap(-1, Relaxed);
     if ep > 0 {
-        let _ = sys::close(ep);
+        close_own(ep);
     }
     let m = pt.mount_fd.swap(-1, Relaxed);
     if m > 0 {
-        let _ = sys::close(m);
+        close_own(m);
     }
 }
 

@@ -130,6 +130,18 @@ pub fn disable() {
     );
 }
 
+/// The program is about to close or replace one of the library's descriptors.
+#[cold]
+pub fn lose_fds() {
+    if !CACHE.disabled() {
+        CACHE.disable();
+        log!(
+            INFO,
+            "cache off: the program closes or replaces the library's descriptors"
+        );
+    }
+}
+
 /// A call passed through while the cache was inactive and succeeded: note the inode, and turn
 /// the cache on once the process shows reuse. The buffer was just written by the real call.
 ///

@@ -9,6 +9,7 @@
 mod config;
 mod creds;
 mod exports;
+mod fds;
 mod fmt;
 mod front;
 mod log;

@@ -115,6 +115,39 @@ impl Arena {
         self.len.load(Relaxed)
     }
 
+    /// Bytes of the mapping actually resident (`mincore(2)`, 1 MiB at a time).
+    pub fn resident_bytes(&self) -> usize {
+        let base = self.base.load(Acquire);
+        let len = self.len.load(Relaxed);
+        let mut vec = [0u8; 256];
+        let mut pages = 0;
+        let mut off = 0;
+        while off < len {
+            let n = (len - off).min(256 * 4096);
+            // SAFETY: the range lies inside our mapping; `vec` holds one byte per page.
+            let r = unsafe {
+                sys::syscall6(
+                    libc::SYS_mincore,
+                    base + off,
+                    n,
+                    vec.as_mut_ptr() as usize,
+                    0,
+                    0,
+                    0,
+                )
+            };
+            if r.is_err() {
+                return 0;
+            }
+            pages += vec[..n.div_ceil(4096)]
+                .iter()
+                .filter(|&&b| b & 1 != 0)
+                .count();
+            off += n;
+        }
+        pages * 4096
+    }
+
     #[inline(always)]
     pub fn header(&self) -> &Header {
         // SAFETY: callers only use the arena once `mapped()`; the header sits at the start and

@@ -81,6 +81,19 @@ pub enum Lookup {
     Fallback(Reason),
 }
 
+/// The cache's size and history, for the statistics line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Snapshot {
+    pub nodes: u64,
+    pub watches: u64,
+    /// Bytes of address space mapped for the arena (reserved lazily, not all resident).
+    pub mapped_bytes: u64,
+    /// Bytes of the arena actually in memory.
+    pub resident_bytes: u64,
+    /// Times everything was forgotten (overflow, mount change, full arena...).
+    pub flushes: u64,
+}
+
 /// Tunables (set once by the embedding library).
 pub struct Config {
     pub max_nodes: AtomicU32,
@@ -286,18 +299,19 @@ impl Cache {
         self.activating.store(false, Relaxed);
     }
 
-    /// Counts for the statistics line: (live nodes, watches, mapped bytes, flushes).
-    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+    /// Counts for the statistics line.
+    pub fn snapshot(&self) -> Snapshot {
         if !self.arena.mapped() {
-            return (0, 0, 0, 0);
+            return Snapshot::default();
         }
         let h = self.arena.header();
-        (
-            h.live.load(Relaxed) as u64,
-            h.watches.load(Relaxed) as u64,
-            self.arena.bytes() as u64,
-            h.flushes.load(Relaxed) as u64,
-        )
+        Snapshot {
+            nodes: h.live.load(Relaxed) as u64,
+            watches: h.watches.load(Relaxed) as u64,
+            mapped_bytes: self.arena.bytes() as u64,
+            resident_bytes: self.arena.resident_bytes() as u64,
+            flushes: h.flushes.load(Relaxed) as u64,
+        }
     }
 
     /// Releases a thread's barrier descriptors (the thread is exiting).

@@ -40,9 +40,7 @@ const STATX_OK: c_int = AT_OK | libc::AT_STATX_DONT_SYNC;
 /// A snapshot of the cache for the statistics line.
 pub struct Snapshot {
     pub state: &'static str,
-    pub nodes: u64,
-    pub watches: u64,
-    pub mem_bytes: u64,
+    pub cache: cache::Snapshot,
 }
 
 /// Copies the configuration into the cache and checks the preload chain. Constructor only.
@@ -92,12 +90,9 @@ pub fn snapshot() -> Snapshot {
     } else {
         "on"
     };
-    let (nodes, watches, mem_bytes, _) = CACHE.snapshot();
     Snapshot {
         state,
-        nodes,
-        watches,
-        mem_bytes,
+        cache: CACHE.snapshot(),
     }
 }
 

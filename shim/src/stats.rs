@@ -91,8 +91,14 @@ pub fn format(out: &mut Buf<4096>) {
     }
     let _ = write!(
         out,
-        "}},\"verified\":{},\"mismatches\":{},\"nodes\":{},\"watches\":{},\"mem_bytes\":{}}}",
-        t.verified, t.mismatches, f.nodes, f.watches, f.mem_bytes
+        "}},\"verified\":{},\"mismatches\":{},\"nodes\":{},\"watches\":{},\"mem_bytes\":{},\"mapped_bytes\":{},\"flushes\":{}}}",
+        t.verified,
+        t.mismatches,
+        f.cache.nodes,
+        f.cache.watches,
+        f.cache.resident_bytes,
+        f.cache.mapped_bytes,
+        f.cache.flushes
     );
     out.push(b"\n");
 }

@@ -39,7 +39,12 @@ pub struct Header {
     pub epolls: AtomicU32,
     /// Set by a barrier that saw its mountinfo fd fire; the drainer flushes and clears it.
     pub mount_dirty: AtomicU32,
+    /// Watch-table slots ever used (live entries and tombstones).
+    pub wd_used: AtomicU32,
 }
+
+/// A watch-table slot whose watch the kernel dropped.
+const TOMB: i32 = -1;
 
 /// One watch: the kernel's wd, the first node attached to it, and a generation bumped by every
 /// event on it (the fill path compares it across its real call).
@@ -302,11 +307,12 @@ impl Arena {
     pub fn forget_attrs(&self, i: u32) {
         let n = self.node(i);
         let f = n.flags.load(Relaxed);
-        if f & (HAS_STAT | HAS_STATX) == 0 {
+        if f & (HAS_STAT | HAS_STATX | UNSTABLE) == 0 {
             return;
         }
         n.write_begin();
-        n.flags.store(f & !(HAS_STAT | HAS_STATX), Relaxed);
+        n.flags
+            .store(f & !(HAS_STAT | HAS_STATX | UNSTABLE), Relaxed);
         n.write_end();
     }
 
@@ -341,32 +347,47 @@ impl Arena {
         h.next_unused.store(ROOT + 1, Relaxed);
         h.live.store(0, Relaxed);
         h.watches.store(0, Relaxed);
+        h.wd_used.store(0, Relaxed);
         h.cwd.store(0, Relaxed);
     }
 
-    /// The watch table entry for `wd`, creating it if `create` (writer lock held).
+    /// The watch table entry for `wd`, creating it if `create` (writer lock held). Open
+    /// addressing with tombstones (`TOMB`) for watches the kernel dropped.
     pub fn wd_entry(&self, wd: i32, create: bool) -> Option<&WdEntry> {
         let t = self.wdtab();
         let mask = t.len() - 1;
         let mut i = (wd as u32).wrapping_mul(0x9e37_79b9) as usize & mask;
+        let mut tomb: Option<&WdEntry> = None;
         for _ in 0..t.len() {
             let e = &t[i];
             let w = e.wd.load(Relaxed);
             if w == wd {
                 return Some(e);
             }
+            if w == TOMB && tomb.is_none() {
+                tomb = Some(e);
+            }
             if w == 0 {
                 if !create {
                     return None;
                 }
                 let h = self.header();
-                if h.watches.load(Relaxed) as usize * 2 >= t.len() {
-                    return None;
-                }
-                e.wd.store(wd, Relaxed);
-                e.head.store(NIL, Relaxed);
+                let slot = match tomb {
+                    Some(t) => t,
+                    None => {
+                        // Keep probe sequences short: never fill more than half the table.
+                        if h.wd_used.load(Relaxed) as usize * 2 >= t.len() {
+                            return None;
+                        }
+                        h.wd_used.store(h.wd_used.load(Relaxed) + 1, Relaxed);
+                        e
+                    }
+                };
+                slot.wd.store(wd, Relaxed);
+                slot.head.store(NIL, Relaxed);
+                slot.gen.store(0, Relaxed);
                 h.watches.store(h.watches.load(Relaxed) + 1, Relaxed);
-                return Some(e);
+                return Some(slot);
             }
             i = (i + 1) & mask;
         }
@@ -437,9 +458,17 @@ impl Arena {
     pub fn drop_wd(&self, wd: i32) {
         if let Some(e) = self.wd_entry(wd, false) {
             e.head.store(NIL, Relaxed);
-            // Keep the slot as a tombstone-free entry: wds are allocated cyclically and not
-            // reused soon, so the entry simply stays, empty.
+            e.wd.store(TOMB, Relaxed);
+            let h = self.header();
+            h.watches
+                .store(h.watches.load(Relaxed).saturating_sub(1), Relaxed);
         }
+    }
+
+    /// Whether any node is attached to `wd`.
+    pub fn wd_in_use(&self, wd: i32) -> bool {
+        self.wd_entry(wd, false)
+            .is_some_and(|e| e.head.load(Relaxed) != NIL)
     }
 
     /// Reclaims nodes whose parent died (garbage left by subtree kills). Writer lock held.

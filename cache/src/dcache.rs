@@ -43,6 +43,9 @@ pub const HAS_STAT: u32 = 1 << 4;
 pub const HAS_STATX: u32 = 1 << 5;
 /// A symlink the caller may follow (protected_symlinks allows it).
 pub const FOLLOW_OK: u32 = 1 << 6;
+/// A regular file whose atime a read could change silently: only its name is cached, with no
+/// inode watch; any event about it (through its directory's watch) clears the mark.
+pub const UNSTABLE: u32 = 1 << 7;
 pub const NAME_SHIFT: u32 = 16;
 
 /// One cached dentry.

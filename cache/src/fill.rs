@@ -96,6 +96,13 @@ impl Cache {
         }
     }
 
+    /// Removes watch `wd` if no node uses it (its `IN_IGNORED` later frees the table slot).
+    fn unwatch_if_unused(&self, wd: i32) {
+        if !self.arena.wd_in_use(wd) {
+            let _ = sys::inotify_rm_watch(self.arena.header().inotify_fd.load(Relaxed), wd);
+        }
+    }
+
     /// True if the watch saw no event since `w` was taken.
     fn quiet(&self, w: Option<(i32, u32)>) -> bool {
         match w {
@@ -217,7 +224,11 @@ impl Cache {
             .store(flags | (name.len() as u32) << NAME_SHIFT, Relaxed);
         n.write_end();
         if let Seen::Positive { wd, .. } = seen {
-            self.arena.attach_wd(i, wd);
+            if flags & UNSTABLE == 0 {
+                self.arena.attach_wd(i, wd);
+            } else {
+                self.unwatch_if_unused(wd);
+            }
         }
         self.arena.link(i, parent, name);
         Ok(())
@@ -238,11 +249,23 @@ impl Cache {
             return Err(Reason::Name);
         };
         let n = self.arena.node(r.idx);
-        let wd = n.wd.load(Relaxed);
+        let wd0 = n.wd.load(Relaxed);
+        // Watch before you look: a name-only node (UNSTABLE) has no inode watch yet.
+        let (wd, g) = if wd0 > 0 {
+            let Some(e) = self.arena.wd_entry(wd0, false) else {
+                return Err(Reason::Raced);
+            };
+            (wd0, e.gen.load(Relaxed))
+        } else {
+            match self.watch(&buf[..]) {
+                Ok(Some(w)) => w,
+                Ok(None) => return Err(Reason::Raced),
+                Err(e) => return Err(e),
+            }
+        };
         let Some(e) = self.arena.wd_entry(wd, false) else {
             return Err(Reason::Raced);
         };
-        let g = e.gen.load(Relaxed);
         let p = NodeRef {
             idx: n.parent.load(Relaxed),
             incarn: n.parent_incarn.load(Relaxed),
@@ -303,9 +326,23 @@ impl Cache {
             }
             match self.atime_deadline(t.st_dev, t.st_atime, t.st_atime_nsec, &t) {
                 Some(d) => d,
-                None => return Err(Reason::Inode),
+                None => {
+                    // Not answerable until something happens to it: keep the name, drop the
+                    // watch (its directory's watch reports the read that would settle it).
+                    n.write_begin();
+                    n.flags
+                        .store(f & !(HAS_STAT | HAS_STATX) | UNSTABLE, Relaxed);
+                    n.write_end();
+                    if wd0 <= 0 {
+                        self.unwatch_if_unused(wd);
+                    }
+                    return Err(Reason::Inode);
+                }
             }
         };
+        if wd0 <= 0 {
+            self.arena.attach_wd(r.idx, wd);
+        }
         n.write_begin();
         n.atime_deadline.store(deadline, Relaxed);
         match want {
@@ -343,7 +380,7 @@ impl Cache {
             {
                 ST_POSITIVE | HAS_STAT
             }
-            libc::S_IFREG => ST_POSITIVE,
+            libc::S_IFREG => ST_POSITIVE | UNSTABLE,
             libc::S_IFLNK => ST_POSITIVE | IS_LNK | HAS_STAT,
             _ => ST_NOCACHE,
         }

@@ -19,6 +19,7 @@ pub mod mounts;
 pub mod namei;
 pub mod notify;
 pub mod reason;
+pub mod statx;
 pub mod sys;
 
 pub use reason::{Reason, N_REASON};
@@ -372,9 +373,15 @@ impl Cache {
                 nofollow,
                 gen: g1,
             };
-            let w = match sc.memo.get(&key) {
+            let kh = key.hash();
+            let w = match sc.memo.get(&key, kh) {
                 Some(memo::Memoed::Node(r)) => self.complete_walk(r, want, out),
                 Some(memo::Memoed::Error(e)) => Walk::Negative(e),
+                None if !filled && !test_and_set(&self.seen, kh) => {
+                    // First sight of this path: the kernel answers, without even a walk (most
+                    // paths of a build are asked once); learn it when it repeats.
+                    return Lookup::Fallback(Reason::Cold);
+                }
                 None => {
                     let w = self.path_lookupat(
                         &sc.path[..len],
@@ -385,14 +392,15 @@ impl Cache {
                         out,
                     );
                     match w {
-                        Walk::Found(r) => sc.memo.put(&key, memo::Memoed::Node(r)),
-                        Walk::Negative(e) => sc.memo.put(&key, memo::Memoed::Error(e)),
+                        Walk::Found(r) => sc.memo.put(&key, kh, memo::Memoed::Node(r)),
+                        Walk::Negative(e) => sc.memo.put(&key, kh, memo::Memoed::Error(e)),
                         _ => {}
                     }
                     w
                 }
             };
-            let answer = matches!(w, Walk::Found(_) | Walk::Negative(_));
+            // An unstable file waits for an event about it: look for one before giving up.
+            let answer = matches!(w, Walk::Found(_) | Walk::Negative(_) | Walk::Unstable);
             if answer {
                 let pending = match self.barrier(pt) {
                     Ok(p) => p || h.mount_dirty.load(Acquire) != 0,
@@ -420,12 +428,9 @@ impl Cache {
                 Walk::Found(_) => return Lookup::Hit { filled },
                 Walk::Negative(errno) => return Lookup::Negative { errno, filled },
                 Walk::Fallback(r) => return Lookup::Fallback(r),
+                Walk::Unstable => return Lookup::Fallback(Reason::Inode),
                 need => need,
             };
-            if !filled && !test_and_set(&self.seen, mix(path_hash(&sc.path[..len]))) {
-                // First sight of this path: the kernel answers; learn it when it repeats.
-                return Lookup::Fallback(Reason::Cold);
-            }
             if !self.try_lock() {
                 return Lookup::Fallback(Reason::Busy);
             }
@@ -505,21 +510,12 @@ impl Cache {
                 }
                 Walk::NeedAttrs(r) => self.fill_attrs(pt, r, Want::Stat)?,
                 Walk::NeedRoot => self.fill_root(pt)?,
-                Walk::Negative(_) | Walk::NeedCwd => return Err(Reason::Cwd),
+                Walk::Negative(_) | Walk::NeedCwd | Walk::Unstable => return Err(Reason::Cwd),
                 Walk::Fallback(r) => return Err(r),
             }
         }
         Err(Reason::Cwd)
     }
-}
-
-/// A 64-bit hash of a path for the first-sight filter.
-fn path_hash(p: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &c in p {
-        h = (h ^ c as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    h
 }
 
 /// Reads a small unsigned integer from a /proc/sys file.

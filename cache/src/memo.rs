@@ -50,7 +50,7 @@ pub struct Key<'a> {
 
 impl Key<'_> {
     /// A 64-bit hash of the key (8 bytes at a time).
-    fn hash(&self) -> u64 {
+    pub fn hash(&self) -> u64 {
         const K: u64 = 0x517c_c1b7_2722_0a95;
         let mut h =
             (self.start ^ (self.nofollow as u64) << 63 ^ self.path.len() as u64).wrapping_mul(K);
@@ -62,18 +62,23 @@ impl Key<'_> {
         let r = c.remainder();
         let mut last = [0u8; 8];
         last[..r.len()].copy_from_slice(r);
-        (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K)
+        let mut h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K);
+        // Finalize (murmur3's fmix64): the table index and the first-sight filter use low bits,
+        // which a multiply alone leaves poorly mixed.
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
     }
 }
 
 impl Memo {
-    /// The memoized result for `k`, if any and still valid.
+    /// The memoized result for `k` (whose hash is `h`), if any and still valid.
     #[inline]
-    pub fn get(&self, k: &Key<'_>) -> Option<Memoed> {
+    pub fn get(&self, k: &Key<'_>, h: u64) -> Option<Memoed> {
         if k.path.len() > MAX_PATH {
             return None;
         }
-        let h = k.hash();
         let e = &self.e[h as usize % ENTRIES];
         if e.kind == 0
             || e.gen != k.gen
@@ -92,13 +97,12 @@ impl Memo {
         })
     }
 
-    /// Remembers the walk's result for `k`.
+    /// Remembers the walk's result for `k` (whose hash is `h`).
     #[inline]
-    pub fn put(&mut self, k: &Key<'_>, r: Memoed) {
+    pub fn put(&mut self, k: &Key<'_>, h: u64, r: Memoed) {
         if k.path.len() > MAX_PATH {
             return;
         }
-        let h = k.hash();
         let e = &mut self.e[h as usize % ENTRIES];
         e.gen = k.gen;
         e.hash = h;

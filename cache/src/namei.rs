@@ -30,6 +30,8 @@ pub enum Walk {
     },
     /// The node's name is cached but not the attributes this call wants.
     NeedAttrs(NodeRef),
+    /// A regular file whose attributes cannot be answered until an event about it arrives.
+    Unstable,
     /// The root or cwd node is not known yet.
     NeedRoot,
     NeedCwd,
@@ -263,6 +265,9 @@ impl Cache {
         let f = n.flags.load(Relaxed);
         if n.incarn.load(Relaxed) != r.incarn || f & ST_MASK != ST_POSITIVE {
             return Walk::Fallback(Reason::Raced);
+        }
+        if f & UNSTABLE != 0 {
+            return Walk::Unstable;
         }
         match want {
             Want::Stat => {

@@ -243,7 +243,9 @@ impl Cache {
         let Ok(ifd) = sys::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) else {
             return false;
         };
-        let ifd = notify::hide_fd(ifd as i32);
+        let Some(ifd) = notify::hide_fd(ifd as i32) else {
+            return false;
+        };
         INOTIFY_FD_COPY.store(ifd, Relaxed);
         h.inotify_fd.store(ifd, Release);
         // SAFETY: NUL-terminated constant path.
@@ -255,13 +257,17 @@ impl Cache {
                 0,
             )
         };
-        let Ok(mfd) = m else { return false };
-        let mfd = notify::hide_fd(mfd as i32);
+        let Some(mfd) = m.ok().and_then(|m| notify::hide_fd(m as i32)) else {
+            notify::close_own(INOTIFY_FD_COPY.swap(-1, Relaxed));
+            return false;
+        };
         MOUNT_FD_COPY.store(mfd, Relaxed);
         h.mount_fd.store(mfd, Relaxed);
         let mut buf = [0u8; 2048];
         let _ = notify::mount_changed(mfd); // reset its change report before reading the table
         if !self.mounts.load(mfd, &mut buf) {
+            notify::close_own(INOTIFY_FD_COPY.swap(-1, Relaxed));
+            notify::close_own(MOUNT_FD_COPY.swap(-1, Relaxed));
             return false;
         }
         h.gen.store(0, Relaxed);

@@ -28,35 +28,40 @@ const ENTRY_EVENTS: u32 =
     libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
 const SELF_GONE: u32 = libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT;
 
-/// Lowest fd number the library uses: out of the way of programs that expect small numbers.
-pub fn fd_base() -> usize {
-    let cur = sys::getrlimit(libc::RLIMIT_NOFILE)
-        .map(|r| r.rlim_cur)
-        .unwrap_or(1024);
-    ((cur.saturating_mul(3) / 4) as usize).clamp(16, 1000)
-}
-
 /// The descriptors the library owns (inotify, mountinfo, per-thread epolls), as a bitmap, so
 /// that the program's `close`/`dup2` family can be checked against them.
 static OURS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
 
-/// Moves `fd` to a high, close-on-exec number (or keeps it if that fails) and records it as ours.
-pub fn hide_fd(fd: i32) -> i32 {
-    let fd = match sys::fcntl(fd, libc::F_DUPFD_CLOEXEC, fd_base()) {
-        Ok(h) => {
-            let _ = sys::close(fd);
-            h as i32
-        }
-        Err(_) => fd,
-    };
+/// Lowest fd number the library uses: out of the way of programs that expect small numbers;
+/// `None` when the descriptor limit leaves no such room (then the library stays out entirely).
+pub fn fd_base() -> Option<usize> {
+    let cur = sys::getrlimit(libc::RLIMIT_NOFILE)
+        .map(|r| r.rlim_cur)
+        .unwrap_or(1024);
+    if cur < 64 {
+        return None;
+    }
+    Some(((cur.saturating_mul(3) / 4) as usize).min(1000))
+}
+
+/// Moves `fd` to a high, close-on-exec number and records it as ours. If no high number is
+/// free, closes it and returns `None`: the library never keeps a descriptor in the program's
+/// low range, where it would take one of the program's last free numbers.
+pub fn hide_fd(fd: i32) -> Option<i32> {
+    let moved = fd_base().and_then(|base| sys::fcntl(fd, libc::F_DUPFD_CLOEXEC, base).ok());
+    let _ = sys::close(fd);
+    let fd = moved? as i32;
     if (0..4096).contains(&fd) {
         OURS[fd as usize / 64].fetch_or(1 << (fd % 64), Relaxed);
     }
-    fd
+    Some(fd)
 }
 
 /// Closes one of our descriptors.
 pub fn close_own(fd: i32) {
+    if fd < 0 {
+        return;
+    }
     if (0..4096).contains(&fd) {
         OURS[fd as usize / 64].fetch_and(!(1 << (fd % 64)), Relaxed);
     }
@@ -144,7 +149,9 @@ impl Cache {
         let Ok(ep) = sys::epoll_create1(libc::EPOLL_CLOEXEC) else {
             return Err(crate::Reason::Watch);
         };
-        let ep = hide_fd(ep as i32);
+        let Some(ep) = hide_fd(ep as i32) else {
+            return Err(crate::Reason::Watch);
+        };
         // SAFETY: NUL-terminated constant path.
         let mfd = unsafe {
             sys::openat(
@@ -158,7 +165,10 @@ impl Cache {
             close_own(ep);
             return Err(crate::Reason::Watch);
         };
-        let mfd = hide_fd(mfd as i32);
+        let Some(mfd) = hide_fd(mfd as i32) else {
+            close_own(ep);
+            return Err(crate::Reason::Watch);
+        };
         let ifd = h.inotify_fd.load(Acquire);
         let mut e1 = libc::epoll_event {
             events: libc::EPOLLIN as u32,
@@ -324,11 +334,16 @@ impl Cache {
         h.flushes.store(h.flushes.load(Relaxed) + 1, Relaxed);
         let old = h.inotify_fd.load(Relaxed);
         match sys::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) {
-            Ok(fd) => {
-                let fd = hide_fd(fd as i32);
-                h.inotify_fd.store(fd, Release);
-                crate::INOTIFY_FD_COPY.store(fd, Relaxed);
-            }
+            Ok(fd) => match hide_fd(fd as i32) {
+                Some(fd) => {
+                    h.inotify_fd.store(fd, Release);
+                    crate::INOTIFY_FD_COPY.store(fd, Relaxed);
+                }
+                None => {
+                    self.disable();
+                    return;
+                }
+            },
             Err(_) => {
                 self.disable();
                 return;

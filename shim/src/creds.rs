@@ -57,9 +57,31 @@ flushing!(setegid(g: libc::gid_t));
 flushing!(setregid(r: libc::gid_t, e: libc::gid_t));
 flushing!(setresgid(r: libc::gid_t, e: libc::gid_t, s: libc::gid_t));
 flushing!(setgroups(n: libc::size_t, g: *const libc::gid_t));
-flushing!(setfsuid(u: libc::uid_t));
-flushing!(setfsgid(g: libc::gid_t));
 flushing!(chroot(p: *const c_char));
+
+/// `setfsuid(2)` and `setfsgid(2)` change only the calling thread's credentials: from then on
+/// threads may see different permissions, and one process-wide cache cannot serve them all.
+macro_rules! per_thread_creds {
+    ($name:ident, $t:ty) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(id: $t) -> c_int {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let f = next(&NEXT, concat!(stringify!($name), "\0").as_bytes());
+            if f == 0 {
+                return missing();
+            }
+            // Asking (an invalid id, -1, changes nothing) is harmless; anything else stops caching.
+            if id != <$t>::MAX {
+                front::disable();
+            }
+            // SAFETY: the next definition of this very symbol has this very signature.
+            unsafe { core::mem::transmute::<usize, unsafe extern "C" fn($t) -> c_int>(f)(id) }
+        }
+    };
+}
+
+per_thread_creds!(setfsuid, libc::uid_t);
+per_thread_creds!(setfsgid, libc::gid_t);
 
 /// `unshare(2)` — leaving the mount namespace or the shared fs context stops caching.
 #[no_mangle]

@@ -10,20 +10,9 @@
 
 use crate::front;
 use core::ffi::{c_char, c_int};
-use core::sync::atomic::{AtomicUsize, Ordering::*};
+use core::sync::atomic::AtomicUsize;
 
-/// The next definition of `name`, resolved on first use (these calls are rare).
-fn next(slot: &AtomicUsize, name: &[u8]) -> usize {
-    let p = slot.load(Acquire);
-    if p != 0 {
-        return p;
-    }
-    // SAFETY: `name` is NUL-terminated; RTLD_NEXT searches the objects after this one.
-    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) } as usize;
-    // Release pairs with the Acquire above.
-    slot.store(p, Release);
-    p
-}
+use crate::next::lazy as next;
 
 fn missing() -> c_int {
     // SAFETY: this thread's errno slot.

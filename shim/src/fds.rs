@@ -11,20 +11,9 @@
 use crate::front;
 use cache::notify::owns_any;
 use core::ffi::{c_int, c_uint};
-use core::sync::atomic::{AtomicUsize, Ordering::*};
+use core::sync::atomic::AtomicUsize;
 
-/// The next definition of `name`, resolved on first use.
-fn next(slot: &AtomicUsize, name: &[u8]) -> usize {
-    let p = slot.load(Acquire);
-    if p != 0 {
-        return p;
-    }
-    // SAFETY: `name` is NUL-terminated; RTLD_NEXT searches the objects after this one.
-    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) } as usize;
-    // Release pairs with the Acquire above.
-    slot.store(p, Release);
-    p
-}
+use crate::next::lazy as next;
 
 #[inline]
 fn guard(lo: c_int, hi: c_int) {

@@ -109,3 +109,17 @@ pub fn foreign_definition(s: Sym) -> bool {
     unsafe { libc::dlclose(libc_handle) };
     own != p
 }
+
+/// The next definition of `name` (NUL-terminated), resolved on first use and kept in `slot`:
+/// for the rarely called functions interposed outside the stat family (credentials, `close`...).
+pub fn lazy(slot: &AtomicUsize, name: &[u8]) -> usize {
+    let p = slot.load(Ordering::Acquire);
+    if p != 0 {
+        return p;
+    }
+    // SAFETY: `name` is NUL-terminated; RTLD_NEXT searches the objects after this one.
+    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) } as usize;
+    // Release pairs with the Acquire above.
+    slot.store(p, Ordering::Release);
+    p
+}

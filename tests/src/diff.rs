@@ -8,132 +8,16 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The workspace root: the parent of this crate's manifest directory.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
+pub use crate::common::{library, target_dir, workspace_root};
 
-/// The target directory: `CARGO_TARGET_DIR` if set, else `<workspace>/target`.
-pub fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => workspace_root().join(dir),
-        None => workspace_root().join("target"),
-    }
-}
-
-/// An exclusive `flock(2)` on `target/statcache-tests.lock` (the lock the other integration tests
-/// take around builds), released on drop.
-struct Lock(fs::File);
-
-impl Lock {
-    fn acquire() -> Lock {
-        let dir = target_dir();
-        fs::create_dir_all(&dir).expect("create target dir");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join("statcache-tests.lock"))
-            .expect("open lock file");
-        loop {
-            // SAFETY: flock only takes a descriptor, which `file` keeps open during the call.
-            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            if r == 0 {
-                return Lock(file);
-            }
-            let err = std::io::Error::last_os_error();
-            assert_eq!(err.raw_os_error(), Some(libc::EINTR), "flock: {err}");
-        }
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        // SAFETY: the descriptor is owned by self.0 and still open.
-        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
-    }
-}
-
-/// The preloaded library: `STATCACHE_LIB` if set, else `<target>/release/libstatcache.so`, built
-/// with `cargo build --release -p statcache-shim` (under the build lock) when missing.
-pub fn library() -> PathBuf {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        if let Some(lib) = std::env::var_os("STATCACHE_LIB") {
-            let lib = PathBuf::from(lib);
-            assert!(
-                lib.exists(),
-                "STATCACHE_LIB={} does not exist",
-                lib.display()
-            );
-            return fs::canonicalize(&lib).unwrap_or(lib);
-        }
-        let lib = target_dir().join("release/libstatcache.so");
-        if !lib.exists() {
-            let _lock = Lock::acquire();
-            if !lib.exists() {
-                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-                eprintln!(
-                    "note: {} is missing; building statcache-shim",
-                    lib.display()
-                );
-                let status = Command::new(cargo)
-                    .args(["build", "--release", "-p", "statcache-shim"])
-                    .current_dir(workspace_root())
-                    .status()
-                    .expect("run cargo");
-                assert!(status.success(), "cargo build -p statcache-shim: {status}");
-            }
-        }
-        assert!(lib.exists(), "{} is missing", lib.display());
-        lib
-    })
-    .clone()
-}
-
-/// Compiles `tests/c/NAME.c` into a preloadable shared library under `<target>/difftest/`,
-/// recompiling when the source is newer than the product. Serialized by the build lock; the
-/// product is written under a temporary name and renamed into place.
+/// Compiles `tests/c/NAME.c` into a preloadable shared library (cached by content, like every
+/// probe; see [`crate::common::compile_c_shared`]).
 pub fn compile_preload(name: &str) -> PathBuf {
-    let src = workspace_root().join(format!("tests/c/{name}.c"));
-    let dir = target_dir().join("difftest");
-    fs::create_dir_all(&dir).expect("create target/difftest");
-    let out = dir.join(format!("lib{name}.so"));
-    let fresh = |out: &Path| -> bool {
-        let (Ok(s), Ok(o)) = (fs::metadata(&src), fs::metadata(out)) else {
-            return false;
-        };
-        matches!((s.modified(), o.modified()), (Ok(s), Ok(o)) if o >= s)
-    };
-    if fresh(&out) {
-        return out;
-    }
-    let _lock = Lock::acquire();
-    if fresh(&out) {
-        return out;
-    }
-    let tmp = dir.join(format!("lib{name}.so.{}", std::process::id()));
-    let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
-    let status = Command::new(cc)
-        .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
-        .arg(&tmp)
-        .arg(&src)
-        .arg("-ldl")
-        .status()
-        .expect("run the C compiler");
-    assert!(status.success(), "compiling {}: {status}", src.display());
-    fs::rename(&tmp, &out).expect("rename the compiled library");
-    out
+    crate::common::compile_c_shared(name, &["-O2", "-ldl"])
 }
 
 /// splitmix64: a small, seedable, good-enough PRNG (the harness needs reproducibility, not

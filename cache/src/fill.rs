@@ -11,6 +11,10 @@ use crate::dcache::*;
 use crate::notify::WATCH_MASK;
 use crate::sys::{self, Errno};
 use crate::{Cache, PerThread, Reason, Want};
+
+/// `Node::statx_mask` of a sealed record (`crate::statx`): it serves every projectable mask.
+/// Never a request mask: it has `STATX__RESERVED` set.
+pub(crate) const SEALED: u32 = u32::MAX;
 use core::sync::atomic::Ordering::Relaxed;
 
 /// What the kernel said about one path.
@@ -284,6 +288,16 @@ impl Cache {
                     &mut st,
                     libc::AT_SYMLINK_NOFOLLOW,
                 ),
+                // A projectable mask: one sealed record serves every such mask (two calls).
+                Want::Statx(m) if crate::statx::projectable(m) => {
+                    // SAFETY: `libc::statx` is 256 bytes of plain old data.
+                    let rec = &mut *(&mut stx as *mut libc::statx as *mut [u8; STATX_SIZE]);
+                    match crate::statx::fetch(libc::AT_FDCWD, buf.as_ptr(), rec) {
+                        Ok(true) => Ok(0),
+                        Ok(false) => return Err(Reason::Flags),
+                        Err(e) => Err(e),
+                    }
+                }
                 Want::Statx(m) => sys::statx(
                     libc::AT_FDCWD,
                     buf.as_ptr(),
@@ -296,6 +310,11 @@ impl Cache {
         if r_.is_err() {
             return Err(Reason::Raced);
         }
+        let stored_mask = match want {
+            Want::Statx(m) if crate::statx::projectable(m) => SEALED,
+            Want::Statx(m) => m,
+            Want::Stat => 0,
+        };
         if !self.drain(pt) || self.live(r).is_none() || e.gen.load(Relaxed) != g {
             return Err(Reason::Raced);
         }
@@ -310,9 +329,10 @@ impl Cache {
             let mut t: libc::stat = unsafe { core::mem::zeroed() };
             match want {
                 Want::Stat => t = st,
-                Want::Statx(m) => {
+                Want::Statx(_) => {
+                    // The sealed record asked for every time; an exact-mask record must have.
                     const TIMES: u32 = libc::STATX_ATIME | libc::STATX_MTIME | libc::STATX_CTIME;
-                    if m & TIMES != TIMES || stx.stx_mask & TIMES != TIMES {
+                    if stored_mask != SEALED && stored_mask & TIMES != TIMES {
                         return Err(Reason::Inode);
                     }
                     t.st_dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
@@ -356,7 +376,8 @@ impl Cache {
                     core::slice::from_raw_parts(&stx as *const libc::statx as *const u8, STATX_SIZE)
                 };
                 store_bytes(&n.statx, b);
-                n.statx_mask.store(m, Relaxed);
+                let _ = m;
+                n.statx_mask.store(stored_mask, Relaxed);
                 n.flags.store(f | HAS_STATX, Relaxed);
             }
         }

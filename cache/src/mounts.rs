@@ -116,7 +116,8 @@ impl Mounts {
         let _mountpoint = fields.next()?;
         let opts = fields.next()?;
         let has = |o: &[u8]| opts.split(|&c| c == b',').any(|x| x == o);
-        let mode = if has(b"noatime") {
+        // Reads never move atime on a read-only or noatime mount (atime_needs_update, fs/inode.c).
+        let mode = if has(b"noatime") || has(b"ro") {
             NOATIME
         } else if has(b"relatime") {
             RELATIME
@@ -193,6 +194,8 @@ mod tests {
         assert_eq!(m.parse_line(l), Some(25 << 2 | STRICTATIME));
         let l = b"32 30 0:26 / /n rw,noatime - tmpfs tmpfs rw";
         assert_eq!(m.parse_line(l), Some(26 << 2 | NOATIME));
+        let l = b"33 30 0:27 / /img ro,relatime - squashfs /dev/loop0 ro";
+        assert_eq!(m.parse_line(l), Some(27 << 2 | NOATIME));
         let l = b"40 29 0:40 / /mnt/o rw - overlay overlay rw,lowerdir=/a";
         assert_eq!(m.parse_line(l), None);
         m.trust_overlay.store(1, Relaxed);

@@ -277,10 +277,22 @@ impl Cache {
                 load_bytes(&n.stat, &mut out[..STAT_SIZE]);
             }
             Want::Statx(mask) => {
-                if f & HAS_STATX == 0 || n.statx_mask.load(Relaxed) != mask {
+                let stored = n.statx_mask.load(Relaxed);
+                if f & HAS_STATX == 0 || (stored != mask && stored != crate::fill::SEALED) {
                     return Walk::NeedAttrs(r);
                 }
-                load_bytes(&n.statx, &mut out[..STATX_SIZE]);
+                if stored == crate::fill::SEALED {
+                    let mut rec = [0u8; STATX_SIZE];
+                    load_bytes(&n.statx, &mut rec);
+                    if n.read_retry(s) {
+                        return Walk::Fallback(Reason::Raced);
+                    }
+                    if crate::statx::project(&rec, mask, out).is_none() {
+                        return Walk::Fallback(Reason::Flags);
+                    }
+                } else {
+                    load_bytes(&n.statx, &mut out[..STATX_SIZE]);
+                }
             }
         }
         if f & (IS_DIR | IS_LNK) == 0

@@ -119,6 +119,8 @@ pub struct Cache {
     seen: [AtomicU64; SEEN_WORDS],
     reuse: [AtomicU64; REUSE_WORDS],
     reuse_count: AtomicU32,
+    /// The process `reuse_count` was counted in.
+    reuse_pid: AtomicI32,
 }
 
 impl Default for Cache {
@@ -166,6 +168,7 @@ impl Cache {
             seen: [const { AtomicU64::new(0) }; SEEN_WORDS],
             reuse: [const { AtomicU64::new(0) }; REUSE_WORDS],
             reuse_count: AtomicU32::new(0),
+            reuse_pid: AtomicI32::new(0),
         }
     }
 
@@ -202,7 +205,20 @@ impl Cache {
         if test_and_set(&self.reuse, mix(dev.rotate_left(32) ^ ino)) {
             let n = self.reuse_count.load(Relaxed) + 1;
             self.reuse_count.store(n, Relaxed);
-            return n >= min;
+            if n >= min {
+                // A child of fork inherits the count (and the filter) as they were: its own
+                // process must show the reuse too.
+                let pid = sys::getpid();
+                let counted_in = self.reuse_pid.swap(pid, Relaxed);
+                if counted_in != 0 && counted_in != pid {
+                    self.reuse_count.store(0, Relaxed);
+                    for w in &self.reuse {
+                        w.store(0, Relaxed);
+                    }
+                    return false;
+                }
+                return true;
+            }
         }
         false
     }
@@ -304,6 +320,18 @@ impl Cache {
             }
         }
         self.activating.store(false, Relaxed);
+        self.reuse_count.store(0, Relaxed);
+    }
+
+    /// The process is exiting (`exit(3)`): let go of the inotify instance without making the
+    /// exit wait for its teardown (see `notify::retire`).
+    pub fn at_exit(&self) {
+        if !self.arena.mapped() || sys::getpid() != self.arena.header().owner_pid.load(Relaxed) {
+            return;
+        }
+        let fd = self.arena.header().inotify_fd.swap(-1, AcqRel);
+        INOTIFY_FD_COPY.store(-1, Relaxed);
+        notify::retire(fd);
     }
 
     /// Counts for the statistics line.

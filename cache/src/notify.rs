@@ -68,6 +68,72 @@ pub fn close_own(fd: i32) {
     let _ = sys::close(fd);
 }
 
+/// Lets go of inotify instance `fd` without waiting for the kernel to tear it down.
+///
+/// Destroying an inotify group that had watches waits for an SRCU grace period
+/// (`fsnotify_destroy_group` -> `fsnotify_wait_marks_destroyed`): 12-15 ms on the development VM,
+/// paid by whoever drops the last reference, at process exit the exiting process. So the last
+/// reference is handed to the kernel's unix-socket garbage collector instead: the descriptor is
+/// sent, together with the receiving socket itself, into a socketpair that is then closed. The
+/// unreachable cycle is collected by `unix_gc`, which runs from a workqueue, and the instance is
+/// destroyed there, off the program's path. If that fails, the descriptor is simply closed.
+pub fn retire(fd: i32) {
+    if fd < 0 {
+        return;
+    }
+    let mut sv = [-1i32; 2];
+    // SAFETY: `sv` holds two ints, written by the kernel.
+    let pair = unsafe {
+        sys::syscall6(
+            libc::SYS_socketpair,
+            libc::AF_UNIX as usize,
+            (libc::SOCK_DGRAM | libc::SOCK_CLOEXEC) as usize,
+            0,
+            sv.as_mut_ptr() as usize,
+            0,
+            0,
+        )
+    };
+    if pair.is_ok() {
+        const SPACE: usize = 32; // CMSG_SPACE(2 * sizeof(int)) on x86_64
+        let mut control = [0u64; SPACE / 8];
+        let mut byte = 0u8;
+        let mut iov = libc::iovec {
+            iov_base: (&mut byte as *mut u8).cast(),
+            iov_len: 1,
+        };
+        // SAFETY: all-zero is a valid msghdr; the pointers set below outlive the call.
+        let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = SPACE;
+        // SAFETY: `msg` has a control buffer of CMSG_SPACE(8) bytes, so the first header and its
+        // 8 data bytes fit; CMSG_FIRSTHDR/CMSG_DATA only compute addresses inside it.
+        unsafe {
+            let cm = libc::CMSG_FIRSTHDR(&msg);
+            (*cm).cmsg_level = libc::SOL_SOCKET;
+            (*cm).cmsg_type = libc::SCM_RIGHTS;
+            (*cm).cmsg_len = libc::CMSG_LEN(8) as usize;
+            let data = libc::CMSG_DATA(cm) as *mut i32;
+            data.write_unaligned(fd);
+            data.add(1).write_unaligned(sv[1]);
+            let _ = sys::syscall6(
+                libc::SYS_sendmsg,
+                sv[0] as usize,
+                &msg as *const libc::msghdr as usize,
+                libc::MSG_DONTWAIT as usize,
+                0,
+                0,
+                0,
+            );
+        }
+        let _ = sys::close(sv[0]);
+        let _ = sys::close(sv[1]);
+    }
+    close_own(fd);
+}
+
 /// Whether the library owns a descriptor in `lo..=hi` (descriptors above 4095 are never
 /// recorded: `hide_fd` keeps below 1000 whenever the limit allows).
 pub fn owns_any(lo: u32, hi: u32) -> bool {
@@ -350,7 +416,7 @@ impl Cache {
             }
         }
         if old > 0 {
-            close_own(old);
+            retire(old);
         }
         h.inotify_gen
             .store(h.inotify_gen.load(Relaxed).wrapping_add(1), Release);

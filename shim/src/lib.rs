@@ -43,9 +43,11 @@ extern "C" fn init(argc: i32, argv: *const *const u8, envp: *const *const u8) {
     front::init();
 }
 
-/// The library's destructor — runs at `exit(3)`: writes the statistics line if asked.
+/// The library's destructor — runs at `exit(3)`: writes the statistics line if asked and lets
+/// go of the inotify instance without making the exit wait for its teardown.
 extern "C" fn fini() {
     stats::write_at_exit();
+    front::CACHE.at_exit();
 }
 
 #[used]

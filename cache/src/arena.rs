@@ -95,7 +95,8 @@ impl Arena {
         let len = HEADER_BYTES
             + nb * 4
             + cap as usize * core::mem::size_of::<Node>()
-            + wdcap * core::mem::size_of::<WdEntry>();
+            + wdcap * core::mem::size_of::<WdEntry>()
+            + crate::memo::ENTRIES * core::mem::size_of::<crate::memo::Entry>();
         let len = (len + 4095) & !4095;
         let Ok(m) = sys::mmap_anon(len) else {
             return false;
@@ -176,6 +177,21 @@ impl Arena {
         let b = self.base.load(Acquire) + HEADER_BYTES + self.nbuckets.load(Relaxed) as usize * 4;
         // SAFETY: `i < cap` (clamped above), so the node lies inside the mapping.
         unsafe { &*((b as *const Node).add(i as usize)) }
+    }
+
+    /// The shared walk memo (after the watch table).
+    pub fn memo(&self) -> crate::memo::Memo<'_> {
+        let b = self.base.load(Acquire)
+            + HEADER_BYTES
+            + self.nbuckets.load(Relaxed) as usize * 4
+            + self.cap.load(Relaxed) as usize * core::mem::size_of::<Node>()
+            + self.wdcap.load(Relaxed) as usize * core::mem::size_of::<WdEntry>();
+        // SAFETY: the memo table is the last part of the mapping (64-byte aligned: every part
+        // before it is a multiple of 64 bytes); all-zero entries are valid and empty.
+        let e = unsafe {
+            core::slice::from_raw_parts(b as *const crate::memo::Entry, crate::memo::ENTRIES)
+        };
+        crate::memo::Memo { e }
     }
 
     fn wdtab(&self) -> &[WdEntry] {

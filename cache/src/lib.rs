@@ -27,7 +27,9 @@ pub use sys::Errno;
 
 use arena::{Arena, ACTIVE, DISABLED};
 use core::cell::UnsafeCell;
-use core::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
+use core::sync::atomic::{
+    fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering::*,
+};
 use dcache::STATX_SIZE;
 use mounts::Mounts;
 use namei::{Start, Walk};
@@ -44,7 +46,6 @@ pub struct Scratch {
     pub fill: [u8; 4096],
     pub aux: [u8; 4096],
     pub events: [u8; 4096],
-    pub memo: memo::Memo,
 }
 
 /// Per-thread state the cache needs: the barrier's epoll fd and scratch space. Owned by one
@@ -105,8 +106,29 @@ pub struct Config {
     pub max_epolls: AtomicU32,
 }
 
-const SEEN_WORDS: usize = 8192; // 524,288 bits
 const REUSE_WORDS: usize = 1024;
+/// Sightings of a path before it is learned: the kernel answers the first ones. Learning a file
+/// costs an inode watch (~2-3 us), about fifteen hits' worth of savings, so a path asked only
+/// two or three times is cheaper left to the kernel.
+const LEARN_AT: u8 = 3;
+const SIGHTINGS: usize = 1 << 19;
+
+/// Per-path sighting counters (hashed, lossy; zero-initialized, so in .bss: the library file
+/// stays small and only the pages touched are ever resident).
+static SEEN: [AtomicU8; SIGHTINGS] = [const { AtomicU8::new(0) }; SIGHTINGS];
+
+/// Counts one more sighting of the path hashed `h`; true when it should be learned now.
+#[inline(always)]
+fn sighted_enough(h: u64) -> bool {
+    let c = &SEEN[(h as usize) & (SIGHTINGS - 1)];
+    let n = c.load(Relaxed);
+    if n >= LEARN_AT - 1 {
+        return true;
+    }
+    // A plain load and store (lossy under races, never a shared-line read-modify-write).
+    c.store(n + 1, Relaxed);
+    false
+}
 const MAX_ROUNDS: usize = 64;
 
 /// The cache.
@@ -116,7 +138,6 @@ pub struct Cache {
     pub cfg: Config,
     disabled: AtomicBool,
     activating: AtomicBool,
-    seen: [AtomicU64; SEEN_WORDS],
     reuse: [AtomicU64; REUSE_WORDS],
     reuse_count: AtomicU32,
     /// The process `reuse_count` was counted in.
@@ -165,7 +186,6 @@ impl Cache {
             },
             disabled: AtomicBool::new(false),
             activating: AtomicBool::new(false),
-            seen: [const { AtomicU64::new(0) }; SEEN_WORDS],
             reuse: [const { AtomicU64::new(0) }; REUSE_WORDS],
             reuse_count: AtomicU32::new(0),
             reuse_pid: AtomicI32::new(0),
@@ -408,12 +428,13 @@ impl Cache {
                 gen: g1,
             };
             let kh = key.hash();
-            let w = match sc.memo.get(&key, kh) {
+            let memo = self.arena.memo();
+            let w = match memo.get(&key, kh) {
                 Some(memo::Memoed::Node(r)) => self.complete_walk(r, want, out),
                 Some(memo::Memoed::Error(e)) => Walk::Negative(e),
-                None if !filled && !test_and_set(&self.seen, kh) => {
-                    // First sight of this path: the kernel answers, without even a walk (most
-                    // paths of a build are asked once); learn it when it repeats.
+                None if !filled && !sighted_enough(kh) => {
+                    // Early sight of this path: the kernel answers, without even a walk (most
+                    // paths of a build are asked once or twice); learn it when it keeps coming.
                     return Lookup::Fallback(Reason::Cold);
                 }
                 None => {
@@ -426,15 +447,17 @@ impl Cache {
                         out,
                     );
                     match w {
-                        Walk::Found(r) => sc.memo.put(&key, kh, memo::Memoed::Node(r)),
-                        Walk::Negative(e) => sc.memo.put(&key, kh, memo::Memoed::Error(e)),
+                        Walk::Found(r) | Walk::Unstable(r) => {
+                            memo.put(&key, kh, memo::Memoed::Node(r))
+                        }
+                        Walk::Negative(e) => memo.put(&key, kh, memo::Memoed::Error(e)),
                         _ => {}
                     }
                     w
                 }
             };
             // An unstable file waits for an event about it: look for one before giving up.
-            let answer = matches!(w, Walk::Found(_) | Walk::Negative(_) | Walk::Unstable);
+            let answer = matches!(w, Walk::Found(_) | Walk::Negative(_) | Walk::Unstable(_));
             if answer {
                 let pending = match self.barrier(pt) {
                     Ok(p) => p || h.mount_dirty.load(Acquire) != 0,
@@ -462,7 +485,7 @@ impl Cache {
                 Walk::Found(_) => return Lookup::Hit { filled },
                 Walk::Negative(errno) => return Lookup::Negative { errno, filled },
                 Walk::Fallback(r) => return Lookup::Fallback(r),
-                Walk::Unstable => return Lookup::Fallback(Reason::Inode),
+                Walk::Unstable(_) => return Lookup::Fallback(Reason::Inode),
                 need => need,
             };
             if !self.try_lock() {
@@ -544,7 +567,7 @@ impl Cache {
                 }
                 Walk::NeedAttrs(r) => self.fill_attrs(pt, r, Want::Stat)?,
                 Walk::NeedRoot => self.fill_root(pt)?,
-                Walk::Negative(_) | Walk::NeedCwd | Walk::Unstable => return Err(Reason::Cwd),
+                Walk::Negative(_) | Walk::NeedCwd | Walk::Unstable(_) => return Err(Reason::Cwd),
                 Walk::Fallback(r) => return Err(r),
             }
         }

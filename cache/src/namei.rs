@@ -31,7 +31,7 @@ pub enum Walk {
     /// The node's name is cached but not the attributes this call wants.
     NeedAttrs(NodeRef),
     /// A regular file whose attributes cannot be answered until an event about it arrives.
-    Unstable,
+    Unstable(NodeRef),
     /// The root or cwd node is not known yet.
     NeedRoot,
     NeedCwd,
@@ -267,7 +267,7 @@ impl Cache {
             return Walk::Fallback(Reason::Raced);
         }
         if f & UNSTABLE != 0 {
-            return Walk::Unstable;
+            return Walk::Unstable(r);
         }
         match want {
             Want::Stat => {

@@ -19,7 +19,7 @@ const SUB_DIRS: usize = 10;
 const FILES: usize = 20;
 const HEADERS: usize = 30;
 /// How many times the polling script re-stats every file.
-const PASSES: usize = 10;
+const PASSES: usize = 40;
 
 /// The polling workload: stats every input, probes outputs that do not exist, again and again, and
 /// checks the answers (a wrong size or a phantom file fails the run).
@@ -95,8 +95,16 @@ fn generate(root: &Path) -> io::Result<Tree> {
          .PHONY: all\n"
     );
     std::fs::write(root.join("Makefile"), makefile)?;
-    std::fs::write(root.join("paths.txt"), paths)?;
+    std::fs::write(root.join("paths.txt"), &paths)?;
     std::fs::write(root.join("poll.py"), POLL_PY)?;
+    // A real source tree has been read (checked out, compiled, hashed) since it was written.
+    // The cache answers for a regular file only once a read can no longer move its atime
+    // silently (README, "atime"), so read every input once, a clock tick after writing it.
+    std::thread::sleep(Duration::from_millis(20));
+    let headers = (0..HEADERS).map(|h| root.join(format!("include/h{h:02}.h")));
+    for p in paths.lines().map(PathBuf::from).chain(headers) {
+        std::fs::read(p)?;
+    }
     Ok(Tree {
         sources: TOP_DIRS * SUB_DIRS * FILES,
         source_bytes,
@@ -134,6 +142,53 @@ fn real_python(python: &Path) -> PathBuf {
     }
 }
 
+/// The hidden subcommand the demo runs as its compiled workload.
+pub const POLL_CMD: &str = "__demo-poll";
+
+/// `statcache __demo-poll ROOT PASSES BYTES`: polls the demo tree the way a long-lived build
+/// tool or file watcher written in Rust does (`std::fs::metadata`, which is `statx`): sums the
+/// sources' sizes and checks that no object file exists, PASSES times. Fails on a wrong answer.
+pub fn poll(args: &[OsString]) -> Result<i32, CliError> {
+    let usage = || {
+        CliError::usage(
+            None,
+            format!("usage: statcache {POLL_CMD} ROOT PASSES BYTES"),
+        )
+    };
+    let [root, passes, expected] = args else {
+        return Err(usage());
+    };
+    let passes: usize = passes
+        .to_str()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(usage)?;
+    let expected: u64 = expected
+        .to_str()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(usage)?;
+    let list = std::fs::read_to_string(Path::new(root).join("paths.txt"))
+        .map_err(|e| CliError::fail(format!("cannot read the path list: {e}")))?;
+    let paths: Vec<PathBuf> = list.split_whitespace().map(PathBuf::from).collect();
+    let missing: Vec<PathBuf> = paths.iter().map(|p| p.with_extension("o")).collect();
+    for _ in 0..passes {
+        let mut size = 0;
+        for p in &paths {
+            size += std::fs::metadata(p)
+                .map_err(|e| CliError::fail(format!("{}: {e}", p.display())))?
+                .len();
+        }
+        if size != expected {
+            return Err(CliError::fail(format!(
+                "wrong total size {size}, expected {expected}"
+            )));
+        }
+        if let Some(p) = missing.iter().find(|p| p.exists()) {
+            return Err(CliError::fail(format!("unexpected file {}", p.display())));
+        }
+    }
+    Ok(0)
+}
+
 struct Workload {
     name: String,
     argv: Vec<OsString>,
@@ -141,6 +196,21 @@ struct Workload {
 
 fn workloads(root: &Path, tree: &Tree, notes: &mut Vec<String>) -> Vec<Workload> {
     let mut out = Vec::new();
+    if let Ok(me) = std::env::current_exe() {
+        out.push(Workload {
+            name: format!(
+                "rust: metadata of {} files x{PASSES}, probe {0} missing",
+                tree.sources
+            ),
+            argv: vec![
+                me.into(),
+                POLL_CMD.into(),
+                root.into(),
+                PASSES.to_string().into(),
+                tree.source_bytes.to_string().into(),
+            ],
+        });
+    }
     match find_in_path("python3") {
         Some(py) => out.push(Workload {
             name: format!(

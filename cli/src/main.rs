@@ -58,7 +58,11 @@ pub fn print(text: &str) -> Result<(), CliError> {
 }
 
 fn dispatch() -> Result<i32, CliError> {
-    match args::parse(std::env::args_os().skip(1).collect())? {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if argv.first().is_some_and(|a| a == demo::POLL_CMD) {
+        return demo::poll(&argv[1..]);
+    }
+    match args::parse(argv)? {
         args::Cmd::Help(text) => print(text).map(|()| 0),
         args::Cmd::Version => {
             print(concat!("statcache ", env!("CARGO_PKG_VERSION"), "\n")).map(|()| 0)

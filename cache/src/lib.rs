@@ -46,6 +46,8 @@ pub struct Scratch {
     pub fill: [u8; 4096],
     pub aux: [u8; 4096],
     pub events: [u8; 4096],
+    /// Lookups that found an unstable file (see `Walk::Unstable`).
+    pub unstable_calls: u32,
 }
 
 /// Per-thread state the cache needs: the barrier's epoll fd and scratch space. Owned by one
@@ -111,10 +113,11 @@ const REUSE_WORDS: usize = 1024;
 /// costs an inode watch (~2-3 us), about fifteen hits' worth of savings, so a path asked only
 /// two or three times is cheaper left to the kernel.
 const LEARN_AT: u8 = 3;
-const SIGHTINGS: usize = 1 << 19;
+const SIGHTINGS: usize = 1 << 16;
 
 /// Per-path sighting counters (hashed, lossy; zero-initialized, so in .bss: the library file
-/// stays small and only the pages touched are ever resident).
+/// stays small). 64 KiB, small enough to stay in cache: a first sighting must cost little more
+/// than the real call, and a collision only makes a path learned early.
 static SEEN: [AtomicU8; SIGHTINGS] = [const { AtomicU8::new(0) }; SIGHTINGS];
 
 /// Counts one more sighting of the path hashed `h`; true when it should be learned now.
@@ -428,15 +431,15 @@ impl Cache {
                 gen: g1,
             };
             let kh = key.hash();
+            if !filled && !sighted_enough(kh) {
+                // Early sight of this path: the kernel answers, without even a walk (most paths
+                // of a build are asked once or twice); learn it when it keeps coming.
+                return Lookup::Fallback(Reason::Cold);
+            }
             let memo = self.arena.memo();
             let w = match memo.get(&key, kh) {
                 Some(memo::Memoed::Node(r)) => self.complete_walk(r, want, out),
                 Some(memo::Memoed::Error(e)) => Walk::Negative(e),
-                None if !filled && !sighted_enough(kh) => {
-                    // Early sight of this path: the kernel answers, without even a walk (most
-                    // paths of a build are asked once or twice); learn it when it keeps coming.
-                    return Lookup::Fallback(Reason::Cold);
-                }
                 None => {
                     let w = self.path_lookupat(
                         &sc.path[..len],
@@ -456,8 +459,17 @@ impl Cache {
                     w
                 }
             };
-            // An unstable file waits for an event about it: look for one before giving up.
-            let answer = matches!(w, Walk::Found(_) | Walk::Negative(_) | Walk::Unstable(_));
+            let answer = match w {
+                Walk::Found(_) | Walk::Negative(_) => true,
+                // An unstable file waits for an event about it. Look for one now and then, not
+                // on every call: the kernel answers either way, and the barrier is most of what
+                // such a fallback costs.
+                Walk::Unstable(_) => {
+                    sc.unstable_calls = sc.unstable_calls.wrapping_add(1);
+                    sc.unstable_calls % 16 == 1
+                }
+                _ => false,
+            };
             if answer {
                 let pending = match self.barrier(pt) {
                     Ok(p) => p || h.mount_dirty.load(Acquire) != 0,

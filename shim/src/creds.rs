@@ -20,8 +20,13 @@ fn missing() -> c_int {
     -1
 }
 
+/// Exports `$name`, forwarding to the next definition, then flushing the cache when `$when`
+/// (an expression over the arguments) holds.
 macro_rules! flushing {
     ($name:ident ( $($a:ident : $t:ty),* )) => {
+        flushing!($name($($a: $t),*) if true);
+    };
+    ($name:ident ( $($a:ident : $t:ty),* ) if $when:expr) => {
         #[no_mangle]
         pub unsafe extern "C" fn $name($($a: $t),*) -> c_int {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -31,7 +36,9 @@ macro_rules! flushing {
             }
             // SAFETY: the next definition of this very symbol has this very signature.
             let r = unsafe { core::mem::transmute::<usize, unsafe extern "C" fn($($t),*) -> c_int>(f)($($a),*) };
-            front::invalidate_all();
+            if $when {
+                front::invalidate_all();
+            }
             r
         }
     };
@@ -102,29 +109,10 @@ pub unsafe extern "C" fn setns(fd: c_int, nstype: c_int) -> c_int {
     }
 }
 
-/// `chown` family — `chown(path, -1, -1)` changes ctime without any inotify event (the kernel
-/// computes no event mask for a bare ATTR_CTIME change), so a call made in this process flushes
-/// the cache. The same call made by another process is a documented blind spot.
-macro_rules! chown_export {
-    ($name:ident ( $($a:ident : $t:ty),* ), $uid:ident, $gid:ident) => {
-        #[no_mangle]
-        pub unsafe extern "C" fn $name($($a: $t),*) -> c_int {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let f = next(&NEXT, concat!(stringify!($name), "\0").as_bytes());
-            if f == 0 {
-                return missing();
-            }
-            // SAFETY: the next definition of this very symbol has this very signature.
-            let r = unsafe { core::mem::transmute::<usize, unsafe extern "C" fn($($t),*) -> c_int>(f)($($a),*) };
-            if $uid == u32::MAX && $gid == u32::MAX {
-                front::invalidate_all();
-            }
-            r
-        }
-    };
-}
-
-chown_export!(chown(p: *const c_char, uid: libc::uid_t, gid: libc::gid_t), uid, gid);
-chown_export!(lchown(p: *const c_char, uid: libc::uid_t, gid: libc::gid_t), uid, gid);
-chown_export!(fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t), uid, gid);
-chown_export!(fchownat(d: c_int, p: *const c_char, uid: libc::uid_t, gid: libc::gid_t, fl: c_int), uid, gid);
+// `chown` family — `chown(path, -1, -1)` changes ctime without any inotify event (the kernel
+// computes no event mask for a bare ATTR_CTIME change), so a call made in this process flushes
+// the cache. The same call made by another process is a documented blind spot.
+flushing!(chown(p: *const c_char, uid: libc::uid_t, gid: libc::gid_t) if uid == u32::MAX && gid == u32::MAX);
+flushing!(lchown(p: *const c_char, uid: libc::uid_t, gid: libc::gid_t) if uid == u32::MAX && gid == u32::MAX);
+flushing!(fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t) if uid == u32::MAX && gid == u32::MAX);
+flushing!(fchownat(d: c_int, p: *const c_char, uid: libc::uid_t, gid: libc::gid_t, fl: c_int) if uid == u32::MAX && gid == u32::MAX);

@@ -407,17 +407,7 @@ impl Invocation {
                 libs.push(lib);
             }
         }
-        if libs.is_empty() {
-            return None;
-        }
-        let mut v = OsString::new();
-        for (i, lib) in libs.iter().enumerate() {
-            if i > 0 {
-                v.push(":");
-            }
-            v.push(lib.as_os_str());
-        }
-        Some(v)
+        preload_list(&libs)
     }
 
     /// Runs the command without the library.
@@ -837,4 +827,86 @@ pub fn make_tree(root: &Path) -> PathBuf {
     }
     fix_times_recursively(root);
     work
+}
+
+/// The `LD_PRELOAD` value for `libs`, in order (`None` when there are none).
+pub fn preload_list(libs: &[impl AsRef<Path>]) -> Option<OsString> {
+    let mut v = OsString::new();
+    for (i, lib) in libs.iter().enumerate() {
+        if i > 0 {
+            v.push(":");
+        }
+        v.push(lib.as_ref().as_os_str());
+    }
+    (!libs.is_empty()).then_some(v)
+}
+
+/// A mount made in a child's private mount namespace before it execs.
+#[derive(Clone, Debug)]
+pub struct Mount {
+    pub source: String,
+    pub target: PathBuf,
+    pub fstype: String,
+    pub data: String,
+}
+
+impl Mount {
+    /// A fresh tmpfs of `size` (mount syntax: "512m", "1g") on `target`.
+    pub fn tmpfs(target: &Path, size: &str) -> Mount {
+        Mount {
+            source: "tmpfs".into(),
+            target: target.to_path_buf(),
+            fstype: "tmpfs".into(),
+            data: format!("size={size},mode=0755"),
+        }
+    }
+}
+
+/// Makes the child of `cmd` enter a private mount namespace (root), and make `mounts` there,
+/// before it execs.
+pub fn private_namespace(cmd: &mut Command, mounts: &[Mount]) {
+    use std::os::unix::process::CommandExt;
+    let c = |s: &[u8]| CString::new(s).expect("no NUL");
+    let root = c(b"/");
+    let prepared: Vec<(CString, CString, CString, CString)> = mounts
+        .iter()
+        .map(|m| {
+            (
+                c(m.source.as_bytes()),
+                c(m.target.as_os_str().as_bytes()),
+                c(m.fstype.as_bytes()),
+                c(m.data.as_bytes()),
+            )
+        })
+        .collect();
+    // SAFETY: the closure runs between fork and exec; it only makes the unshare and mount system
+    // calls on strings built before the fork, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            for (source, target, fstype, data) in &prepared {
+                if libc::mount(
+                    source.as_ptr(),
+                    target.as_ptr(),
+                    fstype.as_ptr(),
+                    0,
+                    data.as_ptr().cast(),
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }

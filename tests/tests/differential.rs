@@ -16,15 +16,13 @@
 //! failure down; the tests print a warning when it is set), `STATCACHE_LIB` (the library).
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use statcache_tests::common::{private_namespace, Mount};
 use statcache_tests::diff;
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_difftest");
@@ -147,35 +145,7 @@ impl Run {
 
 /// Mounts a fresh tmpfs on `dir` in a private mount namespace of the child about to exec.
 fn tmpfs_pre_exec(cmd: &mut Command, dir: &Path) {
-    let target = CString::new(dir.as_os_str().as_bytes()).expect("no NUL");
-    let tmpfs = CString::new("tmpfs").expect("no NUL");
-    let root = CString::new("/").expect("no NUL");
-    let opts = CString::new("size=512m,mode=0755").expect("no NUL");
-    // SAFETY: the closure runs between fork and exec and only makes the unshare and mount system
-    // calls on strings built before the fork; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::unshare(libc::CLONE_NEWNS) != 0
-                || libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ) != 0
-                || libc::mount(
-                    tmpfs.as_ptr(),
-                    target.as_ptr(),
-                    tmpfs.as_ptr(),
-                    0,
-                    opts.as_ptr().cast(),
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    private_namespace(cmd, &[Mount::tmpfs(dir, "512m")]);
 }
 
 /// Runs the harness once. `preload`: the library and its extra environment.

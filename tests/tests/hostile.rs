@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use statcache_tests::common::{
-    check_stats_line, cli, compile_c, compile_c_shared, in_ci, library, read_stats, stat_u64,
-    Outcome, TempDir,
+    check_stats_line, cli, compile_c, compile_c_shared, in_ci, library, preload_list,
+    private_namespace, read_stats, stat_u64, Mount, Outcome, TempDir,
 };
 
 /// Cases that exhaust a per-user limit or change the host's mount table take this lock
@@ -75,73 +75,6 @@ fn optional_tool(name: &str) -> Option<PathBuf> {
         eprintln!("note: skipping: {name} is not installed");
     }
     found
-}
-
-/// A mount made in the child's private mount namespace before it execs.
-#[derive(Clone, Debug)]
-struct Mount {
-    source: String,
-    target: PathBuf,
-    fstype: String,
-    data: String,
-}
-
-impl Mount {
-    fn tmpfs(target: &Path) -> Mount {
-        Mount {
-            source: "tmpfs".into(),
-            target: target.to_path_buf(),
-            fstype: "tmpfs".into(),
-            data: "size=1g,mode=0755".into(),
-        }
-    }
-}
-
-/// Makes the child enter a private mount namespace and make `mounts` there before it execs.
-fn private_namespace(cmd: &mut Command, mounts: &[Mount]) {
-    let c = |s: &[u8]| CString::new(s).expect("no NUL");
-    let root = c(b"/");
-    let prepared: Vec<(CString, CString, CString, CString)> = mounts
-        .iter()
-        .map(|m| {
-            (
-                c(m.source.as_bytes()),
-                c(m.target.as_os_str().as_bytes()),
-                c(m.fstype.as_bytes()),
-                c(m.data.as_bytes()),
-            )
-        })
-        .collect();
-    // SAFETY: the closure runs between fork and exec; it only makes the unshare and mount system
-    // calls on strings built before the fork, and allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::unshare(libc::CLONE_NEWNS) != 0
-                || libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            for (source, target, fstype, data) in &prepared {
-                if libc::mount(
-                    source.as_ptr(),
-                    target.as_ptr(),
-                    fstype.as_ptr(),
-                    0,
-                    data.as_ptr().cast(),
-                ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
 }
 
 /// A started child: its output is read by two threads; stdout lines are also sent on `lines`.
@@ -360,17 +293,7 @@ impl Run {
             libs.push(library());
         }
         libs.extend(self.preload_after.iter().cloned());
-        if libs.is_empty() {
-            return None;
-        }
-        let mut v = OsString::new();
-        for (i, lib) in libs.iter().enumerate() {
-            if i > 0 {
-                v.push(":");
-            }
-            v.push(lib.as_os_str());
-        }
-        Some(v)
+        preload_list(&libs)
     }
 
     /// Runs without the library (other preloads kept).
@@ -613,7 +536,7 @@ fn arg(p: &Path) -> OsString {
 fn heavy(run: Run, dir: &Path) -> Run {
     fs::create_dir_all(dir).expect("mkdir");
     if is_root() {
-        run.namespace(vec![Mount::tmpfs(dir)])
+        run.namespace(vec![Mount::tmpfs(dir, "1g")])
     } else {
         run
     }

@@ -481,6 +481,16 @@ impl Arena {
         }
     }
 
+    /// Calls `f` on every watch descriptor in the table (writer lock held).
+    pub fn for_each_wd(&self, mut f: impl FnMut(i32)) {
+        for e in self.wdtab() {
+            let wd = e.wd.load(Relaxed);
+            if wd > 0 {
+                f(wd);
+            }
+        }
+    }
+
     /// Whether any node is attached to `wd`.
     pub fn wd_in_use(&self, wd: i32) -> bool {
         self.wd_entry(wd, false)

@@ -6,7 +6,6 @@
 //! an event in between. An event applied between the real call and the insert would otherwise
 //! be lost forever. Writer lock held throughout.
 
-use crate::arena::WdEntry;
 use crate::dcache::*;
 use crate::notify::WATCH_MASK;
 use crate::sys::{self, Errno};
@@ -67,7 +66,11 @@ impl Cache {
         match unsafe { sys::inotify_add_watch(fd, path.as_ptr(), WATCH_MASK) } {
             Ok(wd) => {
                 let wd = wd as i32;
-                let e: &WdEntry = self.arena.wd_entry(wd, true).ok_or(Reason::Full)?;
+                let Some(e) = self.arena.wd_entry(wd, true) else {
+                    // A watch the table cannot hold would be unknown to event application.
+                    let _ = sys::inotify_rm_watch(fd, wd);
+                    return Err(Reason::Full);
+                };
                 Ok(Some((wd, e.gen.load(Relaxed))))
             }
             Err(Errno::ENOENT) => Ok(None),

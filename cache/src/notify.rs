@@ -393,39 +393,30 @@ impl Cache {
         h.gen.store((h.gen.load(Relaxed) | 1) + 1, Release);
     }
 
-    /// Forgets everything: a new inotify instance (dropping every watch at once), an empty
-    /// arena, a re-read mount table. Writer lock held, `gen` odd.
+    /// Forgets everything: no watch left, nothing queued, an empty arena, a re-read mount
+    /// table. Writer lock held, `gen` odd.
     pub(crate) fn flush(&self, pt: &PerThread) {
         let h = self.arena.header();
         h.flushes.store(h.flushes.load(Relaxed) + 1, Relaxed);
-        let old = h.inotify_fd.load(Relaxed);
-        match sys::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) {
-            Ok(fd) => match hide_fd(fd as i32) {
-                Some(fd) => {
-                    h.inotify_fd.store(fd, Release);
-                    crate::INOTIFY_FD_COPY.store(fd, Relaxed);
-                }
-                None => {
-                    self.disable();
-                    return;
-                }
-            },
-            Err(_) => {
-                self.disable();
-                return;
+        // Keep the instance (replacing it would make someone wait for the old group's teardown,
+        // or pile instances up waiting for it): remove every watch, then throw away what the
+        // queue holds, all of it about those watches (IN_IGNORED included).
+        let fd = h.inotify_fd.load(Relaxed);
+        self.arena.for_each_wd(|wd| {
+            let _ = sys::inotify_rm_watch(fd, wd);
+        });
+        // SAFETY: the scratch buffers belong to this thread.
+        let sc = unsafe { &mut *pt.scratch.get() };
+        // SAFETY: `events` is writable for its length.
+        while let Ok(n) = unsafe { sys::read(fd, sc.events.as_mut_ptr(), sc.events.len()) } {
+            if n == 0 {
+                break;
             }
         }
-        if old > 0 {
-            retire(old);
-        }
-        h.inotify_gen
-            .store(h.inotify_gen.load(Relaxed).wrapping_add(1), Release);
         self.arena.clear();
-        // SAFETY: the scratch buffer belongs to this thread.
-        let buf = unsafe { &mut (*pt.scratch.get()).walk[0] };
         let mfd = h.mount_fd.load(Relaxed);
         let _ = mount_changed(mfd); // reset its change report before reading the table
-        if !self.mounts.load(mfd, buf) {
+        if !self.mounts.load(mfd, &mut sc.walk[0]) {
             self.disable();
         }
     }

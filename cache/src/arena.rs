@@ -36,7 +36,10 @@ pub struct Header {
     pub owner_pid: AtomicI32,
     pub euid: AtomicU32,
     pub protected_symlinks: AtomicU32,
+    /// Threads holding a barrier instance (an epoll or a ring): bounded by `max_epolls`.
     pub epolls: AtomicU32,
+    /// Of those, the threads whose barrier is a ring.
+    pub rings: AtomicU32,
     /// Set by a barrier that saw its mountinfo fd fire; the drainer flushes and clears it.
     pub mount_dirty: AtomicU32,
     /// Watch-table slots ever used (live entries and tombstones).

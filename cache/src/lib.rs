@@ -19,6 +19,7 @@ pub mod mounts;
 pub mod namei;
 pub mod notify;
 pub mod reason;
+pub mod ring;
 pub mod statx;
 pub mod sys;
 
@@ -58,7 +59,21 @@ pub struct PerThread {
     pub mount_fd: AtomicI32,
     pub epoll_gen: AtomicU32,
     pub calls: AtomicU32,
+    /// The thread's io_uring barrier, if it has one (see `ring`).
+    pub ring: UnsafeCell<ring::Ring>,
     pub scratch: UnsafeCell<Scratch>,
+}
+
+impl PerThread {
+    /// Forgets the barrier of a previous owner (whose descriptors were released or belong to
+    /// another process): the next barrier sets one up for the calling thread.
+    pub fn reset(&self) {
+        self.epoll_fd.store(-1, Relaxed);
+        self.mount_fd.store(-1, Relaxed);
+        self.calls.store(0, Relaxed);
+        // SAFETY: the block is being handed to the calling thread; nobody else uses it.
+        unsafe { *self.ring.get() = ring::Ring::none() };
+    }
 }
 
 // SAFETY: `scratch` is only touched by the owning thread (see the type's documentation); the
@@ -96,6 +111,9 @@ pub struct Snapshot {
     pub resident_bytes: u64,
     /// Times everything was forgotten (overflow, mount change, full arena...).
     pub flushes: u64,
+    /// Live threads whose barrier is an io_uring (a memory load) / an epoll (a system call).
+    pub ring_barriers: u64,
+    pub epoll_barriers: u64,
 }
 
 /// Tunables (set once by the embedding library).
@@ -106,6 +124,8 @@ pub struct Config {
     /// Path calls a thread makes before it gets its own barrier epoll.
     pub epoll_after: AtomicU32,
     pub max_epolls: AtomicU32,
+    /// Threads may use an io_uring barrier (a memory load) instead of epoll (a system call).
+    pub ring: AtomicBool,
 }
 
 const REUSE_WORDS: usize = 1024;
@@ -186,6 +206,7 @@ impl Cache {
                 min_reuse: AtomicU32::new(64),
                 epoll_after: AtomicU32::new(4),
                 max_epolls: AtomicU32::new(64),
+                ring: AtomicBool::new(true),
             },
             disabled: AtomicBool::new(false),
             activating: AtomicBool::new(false),
@@ -369,6 +390,8 @@ impl Cache {
             mapped_bytes: self.arena.bytes() as u64,
             resident_bytes: self.arena.resident_bytes() as u64,
             flushes: h.flushes.load(Relaxed) as u64,
+            ring_barriers: h.rings.load(Relaxed) as u64,
+            epoll_barriers: h.epolls.load(Relaxed).saturating_sub(h.rings.load(Relaxed)) as u64,
         }
     }
 
@@ -378,6 +401,11 @@ impl Cache {
             let h = self.arena.header();
             h.epolls
                 .store(h.epolls.load(Relaxed).saturating_sub(1), Relaxed);
+            // SAFETY: the exiting thread owns `pt`.
+            if unsafe { (*pt.ring.get()).ready() } {
+                h.rings
+                    .store(h.rings.load(Relaxed).saturating_sub(1), Relaxed);
+            }
         }
         notify::release_thread_fds(pt);
     }
@@ -487,9 +515,13 @@ impl Cache {
                     continue;
                 }
             }
-            // Orders the walk's node loads (and the barrier) before the re-check of gen (pairs
-            // with gen_begin/gen_end on the writer side).
-            fence(SeqCst);
+            // Orders the walk's node loads and the barrier's look at the queue before the re-check
+            // of gen. Message passing, so Acquire is enough: a drainer makes gen odd, then a
+            // SeqCst fence, then takes the events; a barrier that found the queue empty because
+            // of that read synchronizes with the fence and sees gen move (gen_end's Release pairs
+            // the same way). The reader stores nothing the drainer must see, so it needs no
+            // store-load fence (on x86 this compiles to nothing; SeqCst cost ~15 ns a hit).
+            fence(Acquire);
             if h.gen.load(Relaxed) != g1 {
                 continue;
             }

@@ -8,7 +8,7 @@
 use crate::dcache::*;
 use crate::sys::{self, Errno};
 use crate::{Cache, PerThread};
-use core::sync::atomic::{fence, AtomicU64, Ordering::*};
+use core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
 
 /// What a directory or file watch listens for. Child events arrive with a name on the
 /// directory's watch; self events on the inode's own watch.
@@ -27,6 +27,10 @@ pub const WATCH_MASK: u32 = libc::IN_ATTRIB
 const ENTRY_EVENTS: u32 =
     libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
 const SELF_GONE: u32 = libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT;
+
+/// Set once the kernel refused an io_uring barrier for a reason that is not this thread's: every
+/// thread uses epoll from then on.
+static RING_BROKEN: AtomicBool = AtomicBool::new(false);
 
 /// The descriptors the library owns (inotify, mountinfo, per-thread epolls), as a bitmap, so
 /// that the program's `close`/`dup2` family can be checked against them.
@@ -159,14 +163,30 @@ impl Cache {
     }
 
     /// The barrier: true when an event or a mount change is pending. Gives the thread its own
-    /// epoll instance (watching the shared inotify fd and its own mountinfo fd) on first use.
+    /// barrier on first use: an io_uring whose state is read without a system call (see
+    /// `ring`), or else an epoll instance watching the shared inotify fd and the thread's own
+    /// mountinfo fd.
     #[inline]
     pub(crate) fn barrier(&self, pt: &PerThread) -> Result<bool, crate::Reason> {
+        // SAFETY: the ring belongs to this thread for the duration of the call.
+        let ring = unsafe { &*pt.ring.get() };
+        if ring.ready() {
+            return Ok(!ring.quiet());
+        }
+        self.barrier_epoll(pt)
+    }
+
+    fn barrier_epoll(&self, pt: &PerThread) -> Result<bool, crate::Reason> {
         let h = self.arena.header();
         let ig = h.inotify_gen.load(Acquire);
         let ep = pt.epoll_fd.load(Relaxed);
         if ep <= 0 || pt.epoll_gen.load(Relaxed) != ig {
-            self.setup_epoll(pt, ig)?;
+            self.setup_barrier(pt, ig)?;
+            // SAFETY: as in `barrier`.
+            let ring = unsafe { &*pt.ring.get() };
+            if ring.ready() {
+                return Ok(!ring.quiet());
+            }
         }
         let ep = pt.epoll_fd.load(Relaxed);
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 2];
@@ -192,9 +212,48 @@ impl Cache {
         }
     }
 
-    #[cold]
-    fn setup_epoll(&self, pt: &PerThread, ig: u32) -> Result<(), crate::Reason> {
+    /// Consumes this thread's ring notices (writer lock held, just before the inotify queue is
+    /// read to the end). A ring that misbehaves is released: the thread goes on with epoll, and
+    /// since a mount notice may have been lost with it, everything is flushed once.
+    fn consume_ring(&self, pt: &PerThread) {
+        // SAFETY: the ring belongs to this thread for the duration of the call.
+        let ring = unsafe { &mut *pt.ring.get() };
+        if !ring.ready() {
+            return;
+        }
         let h = self.arena.header();
+        match ring.consume() {
+            Ok(n) => {
+                if n.mounts {
+                    h.mount_dirty.store(1, Release);
+                }
+            }
+            Err(_) => {
+                ring.release();
+                h.rings
+                    .store(h.rings.load(Relaxed).saturating_sub(1), Relaxed);
+                h.epolls
+                    .store(h.epolls.load(Relaxed).saturating_sub(1), Relaxed);
+                let m = pt.mount_fd.swap(-1, Relaxed);
+                if m > 0 {
+                    close_own(m);
+                }
+                pt.epoll_fd.store(-1, Relaxed);
+                pt.calls.store(u32::MAX / 2, Relaxed); // set up epoll on the next barrier
+                RING_BROKEN.store(true, Relaxed);
+                h.mount_dirty.store(1, Release);
+            }
+        }
+    }
+
+    #[cold]
+    fn setup_barrier(&self, pt: &PerThread, ig: u32) -> Result<(), crate::Reason> {
+        let h = self.arena.header();
+        if sys::getpid() != h.owner_pid.load(Relaxed) {
+            // A vfork child shares this thread's state: a barrier it made would be the child's
+            // (its descriptors, its ring's submitter) and stale for the parent.
+            return Err(crate::Reason::Busy);
+        }
         let old = pt.epoll_fd.load(Relaxed);
         if old > 0 {
             // Same thread, stale inotify registration: rebuild.
@@ -212,26 +271,16 @@ impl Cache {
         if h.epolls.load(Relaxed) >= self.cfg.max_epolls.load(Relaxed) {
             return Err(crate::Reason::Busy);
         }
+        if self.cfg.ring.load(Relaxed) && !RING_BROKEN.load(Relaxed) && self.setup_ring(pt, ig) {
+            return Ok(());
+        }
         let Ok(ep) = sys::epoll_create1(libc::EPOLL_CLOEXEC) else {
             return Err(crate::Reason::Watch);
         };
         let Some(ep) = hide_fd(ep as i32) else {
             return Err(crate::Reason::Watch);
         };
-        // SAFETY: NUL-terminated constant path.
-        let mfd = unsafe {
-            sys::openat(
-                libc::AT_FDCWD,
-                b"/proc/self/mountinfo\0".as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-                0,
-            )
-        };
-        let Ok(mfd) = mfd else {
-            close_own(ep);
-            return Err(crate::Reason::Watch);
-        };
-        let Some(mfd) = hide_fd(mfd as i32) else {
+        let Some(mfd) = open_mountinfo() else {
             close_own(ep);
             return Err(crate::Reason::Watch);
         };
@@ -267,6 +316,40 @@ impl Cache {
         Ok(())
     }
 
+    /// Gives the thread an io_uring barrier; false if the kernel refuses one (then the thread
+    /// uses epoll, and so will every later thread if the refusal is not about this thread).
+    #[cold]
+    fn setup_ring(&self, pt: &PerThread, ig: u32) -> bool {
+        let h = self.arena.header();
+        let Some(mfd) = open_mountinfo() else {
+            return false;
+        };
+        let ifd = h.inotify_fd.load(Acquire);
+        match crate::ring::Ring::setup(ifd, mfd, hide_fd) {
+            Ok(r) => {
+                // SAFETY: the ring belongs to this thread.
+                unsafe { *pt.ring.get() = r };
+                pt.mount_fd.store(mfd, Relaxed);
+                pt.epoll_gen.store(ig, Relaxed);
+                // Marks the thread as having a barrier (the fd itself is the ring's).
+                pt.epoll_fd.store(i32::MAX, Relaxed);
+                h.epolls.store(h.epolls.load(Relaxed) + 1, Relaxed);
+                h.rings.store(h.rings.load(Relaxed) + 1, Relaxed);
+                if mount_changed(h.mount_fd.load(Relaxed)) {
+                    h.mount_dirty.store(1, Release);
+                }
+                true
+            }
+            Err(e) => {
+                close_own(mfd);
+                if e != Errno::EMFILE && e != Errno::ENOMEM {
+                    RING_BROKEN.store(true, Relaxed);
+                }
+                false
+            }
+        }
+    }
+
     /// Reads and applies every pending event. Writer lock held. Returns false if the process
     /// is not the one that owns the inotify fd (a vfork child): then nothing is read.
     pub(crate) fn drain(&self, pt: &PerThread) -> bool {
@@ -275,6 +358,9 @@ impl Cache {
             return false;
         }
         self.gen_begin();
+        // Notices first, then the queue to its end: whatever is queued after the notices were
+        // taken shows as a new one (see `ring`).
+        self.consume_ring(pt);
         if h.mount_dirty.swap(0, AcqRel) != 0 {
             self.flush(pt);
         }
@@ -424,14 +510,32 @@ impl Cache {
 
 /// Closes a thread's barrier fds (thread exit, or rebuilding after a flush).
 pub fn release_thread_fds(pt: &PerThread) {
+    // SAFETY: the calling thread owns `pt` (thread exit, or its own rebuild).
+    let ring = unsafe { &mut *pt.ring.get() };
+    let had_ring = ring.ready();
+    ring.release();
     let ep = pt.epoll_fd.swap(-1, Relaxed);
-    if ep > 0 {
+    if ep > 0 && !had_ring {
         close_own(ep);
     }
     let m = pt.mount_fd.swap(-1, Relaxed);
     if m > 0 {
         close_own(m);
     }
+}
+
+/// A new descriptor of `/proc/self/mountinfo`, moved out of the program's way.
+pub(crate) fn open_mountinfo() -> Option<i32> {
+    // SAFETY: NUL-terminated constant path.
+    let m = unsafe {
+        sys::openat(
+            libc::AT_FDCWD,
+            b"/proc/self/mountinfo\0".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            0,
+        )
+    };
+    hide_fd(m.ok()? as i32)
 }
 
 /// Whether the mount table changed since `fd` was last polled (`POLLPRI` on mountinfo; the

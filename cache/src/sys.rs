@@ -21,6 +21,9 @@ impl Errno {
     pub const ENAMETOOLONG: Errno = Errno(libc::ENAMETOOLONG);
     pub const ELOOP: Errno = Errno(libc::ELOOP);
     pub const EACCES: Errno = Errno(libc::EACCES);
+    pub const EMFILE: Errno = Errno(libc::EMFILE);
+    pub const ENOMEM: Errno = Errno(libc::ENOMEM);
+    pub const ECANCELED: Errno = Errno(libc::ECANCELED);
 }
 
 /// The result of a raw system call.

@@ -21,6 +21,11 @@
 //!    before looking), real call, drain, insert only if the watch saw nothing. Once a change is
 //!    complete and the queue drained, the cache never holds the value from before it.
 //!
+//! 5. `ring_*`: the io_uring barrier (`ring.rs` `quiet`, `consume`; `notify.rs` `drain`,
+//!    `consume_ring`) in place of epoll. The kernel side: a modifying call queues its event, then
+//!    the poll's wake sets `IORING_SQ_TASKRUN` (a locked `atomic_or`, in the writer's call);
+//!    the reader's `io_uring_enter` clears the flag and then, the fd being ready, posts a CQE.
+//!
 //! Each has deliberately broken variants (a `Flaw`) that loom must catch, which shows the model
 //! can fail. Line numbers are those of `cache/src` at commit 8cae704; the function names are the
 //! stable reference. One deliberate difference from the source: the writer-lock holder's own
@@ -69,7 +74,7 @@ enum Flaw {
     GenOddAfterRead,
     /// `gen_begin` without its `fence(SeqCst)`.
     GenBeginNoFence,
-    /// `lookup` without the `fence(SeqCst)` before re-reading `gen`.
+    /// `lookup` without the `fence(Acquire)` before re-reading `gen`.
     LookupNoFence,
     /// `lookup` answers without the barrier.
     NoBarrier,
@@ -77,6 +82,12 @@ enum Flaw {
     FillNoRecheck,
     /// `fill_attrs` of an unwatched node looks before it adds the watch.
     LookBeforeWatch,
+    /// The ring barrier looks only at the CQ ring, not at `IORING_SQ_TASKRUN`.
+    RingIgnoresFlag,
+    /// `drain` consumes the ring's notices after reading the queue instead of before.
+    RingConsumeAfterRead,
+    /// A lookup consumes its notices before it holds the writer lock (and may then fall back).
+    RingConsumeWithoutLock,
 }
 
 /// What one exploration saw, summed over every execution (std atomics: outside the model).
@@ -695,7 +706,7 @@ impl World {
                 }
             }
             if self.flaw != Flaw::LookupNoFence {
-                fence(SeqCst); // lib.rs:429
+                fence(Acquire); // lib.rs:429
             }
             if self.gen.load(Relaxed) != g1 {
                 continue; // lib.rs:430-432
@@ -901,4 +912,191 @@ fn fill_with_a_new_watch_never_caches_the_old_value() {
 #[should_panic(expected = "stale record cached after the drain")]
 fn fill_broken_when_looking_before_watching() {
     fill(false, Flaw::LookBeforeWatch);
+}
+
+// ------------------------------------------------------------------------------------------
+// 5. The io_uring barrier.
+// ------------------------------------------------------------------------------------------
+
+/// `World` seen by one reader whose barrier is its own ring (ring.rs). Other threads drain with
+/// `World::drain` (their own rings are not modelled: they only consume their own notices).
+struct RingWorld {
+    w: World,
+    /// `IORING_SQ_TASKRUN` in the reader's ring.
+    flag: AtomicU32,
+    /// The CQ ring's tail (CQEs posted by the reader's own `io_uring_enter`).
+    cq: AtomicU32,
+    /// The CQ ring's head: written only by the reader.
+    head: Owned,
+    flaw: Flaw,
+}
+
+impl RingWorld {
+    /// `pending`: a notice left from an event someone else already drained (spurious, allowed).
+    fn new(pending: bool, flaw: Flaw) -> Self {
+        RingWorld {
+            w: World::new(Some(OLD), true, Flaw::None),
+            flag: AtomicU32::new(pending as u32),
+            cq: AtomicU32::new(0),
+            head: Owned::new(0),
+            flaw,
+        }
+    }
+
+    /// The change, then the wake: `io_poll_wake` -> `io_req_local_work_add` ->
+    /// `io_ctx_mark_taskrun`, inside the writer's call. (The kernel skips the flag when the
+    /// poll's work is already queued, which left the flag set; setting it again is the same.)
+    fn modify(&self, v: u64) {
+        self.w.modify(v);
+        self.flag.fetch_or(1, AcqRel);
+    }
+
+    /// The reader's `io_uring_enter(GETEVENTS)`: `__io_run_local_work` clears the flag, then
+    /// the poll's task work posts a CQE if the inotify fd is readable.
+    fn enter(&self) {
+        if self.flag.fetch_and(0, AcqRel) != 0 && self.w.queue.load(Acquire) != 0 {
+            self.cq.fetch_add(1, Release);
+        }
+    }
+
+    /// ring.rs `quiet`.
+    fn quiet(&self) -> bool {
+        let flag_clear = self.flaw == Flaw::RingIgnoresFlag || self.flag.load(Acquire) == 0;
+        flag_clear && self.cq.load(Acquire) as u64 == self.head.own()
+    }
+
+    /// ring.rs `consume`.
+    fn consume(&self) {
+        if self.flag.load(Acquire) != 0 {
+            self.enter();
+        }
+        self.head.store(self.cq.load(Acquire) as u64, Release);
+    }
+
+    /// notify.rs `drain` on the reader's thread (writer lock held): notices, then the queue.
+    fn drain(&self) {
+        self.w.gen_begin();
+        if self.flaw != Flaw::RingConsumeAfterRead {
+            self.consume();
+        }
+        while self.w.read_events() != 0 {
+            self.w.apply();
+        }
+        if self.flaw == Flaw::RingConsumeAfterRead {
+            self.consume();
+        }
+        self.w.gen_end();
+    }
+
+    /// lib.rs `Cache::lookup` with the ring barrier. A miss fills with `World::fill_attrs`,
+    /// whose drains leave the reader's notices in place (only later barriers pay for that).
+    fn lookup(&self) -> Answer {
+        let w = &self.w;
+        for _ in 0..ROUNDS {
+            let g1 = w.gen.load(Acquire);
+            if g1 & 1 != 0 {
+                return Answer::Fallback;
+            }
+            let walk = complete_walk(&w.node, 0);
+            if matches!(walk, Walk::Found(_)) && !self.quiet() {
+                if self.flaw == Flaw::RingConsumeWithoutLock {
+                    self.consume();
+                }
+                if !w.try_lock() {
+                    return Answer::Fallback;
+                }
+                self.drain();
+                w.unlock();
+                continue;
+            }
+            fence(Acquire);
+            if w.gen.load(Relaxed) != g1 {
+                continue;
+            }
+            match walk {
+                Walk::Found([v]) => return Answer::Hit(v),
+                Walk::NeedAttrs => {}
+                _ => return Answer::Fallback,
+            }
+            if !w.try_lock() {
+                return Answer::Fallback;
+            }
+            let ok = w.fill_attrs();
+            w.unlock();
+            if !ok {
+                return Answer::Fallback;
+            }
+        }
+        Answer::Fallback
+    }
+}
+
+/// The reader starts after the change completed; another thread drains concurrently (its own
+/// notices). The reader may answer only the new value. Bounded: 3 preemptions.
+fn ring_reader_after_change(flaw: Flaw) -> StdArc<Seen> {
+    check("ring_reader_after_change", Some(3), move |seen| {
+        let r = Arc::new(RingWorld::new(false, flaw));
+        let d = {
+            let r = r.clone();
+            thread::spawn(move || r.w.drain_locked())
+        };
+        let m = {
+            let r = r.clone();
+            thread::spawn(move || r.modify(NEW))
+        };
+        m.join().unwrap();
+        expect_current(seen, r.lookup());
+        d.join().unwrap();
+    })
+}
+
+#[test]
+fn ring_reader_after_change_never_answers_the_old_value() {
+    let seen = ring_reader_after_change(Flaw::None);
+    assert!(Seen::get(&seen.answers) > 0, "the reader never answered");
+}
+
+#[test]
+#[should_panic(expected = "stale answer")]
+fn ring_broken_when_the_flag_is_ignored() {
+    ring_reader_after_change(Flaw::RingIgnoresFlag);
+}
+
+/// The reader looks up during the change (with a spurious notice pending, so it drains) while
+/// another thread drains too; then, after the change completed, looks up again: the second
+/// answer may only be the new value. Bounded: 3 preemptions.
+fn ring_reader_during_change(flaw: Flaw) -> StdArc<Seen> {
+    check("ring_reader_during_change", Some(3), move |seen| {
+        let r = Arc::new(RingWorld::new(true, flaw));
+        let d = {
+            let r = r.clone();
+            thread::spawn(move || r.w.drain_locked())
+        };
+        let m = {
+            let r = r.clone();
+            thread::spawn(move || r.modify(NEW))
+        };
+        let _ = r.lookup();
+        m.join().unwrap();
+        expect_current(seen, r.lookup());
+        d.join().unwrap();
+    })
+}
+
+#[test]
+fn ring_reader_during_change_never_answers_the_old_value_after_it() {
+    let seen = ring_reader_during_change(Flaw::None);
+    assert!(Seen::get(&seen.answers) > 0, "the reader never answered");
+}
+
+#[test]
+#[should_panic(expected = "stale answer")]
+fn ring_broken_when_notices_are_consumed_after_the_read() {
+    ring_reader_during_change(Flaw::RingConsumeAfterRead);
+}
+
+#[test]
+#[should_panic(expected = "stale answer")]
+fn ring_broken_when_notices_are_consumed_without_the_lock() {
+    ring_reader_during_change(Flaw::RingConsumeWithoutLock);
 }

@@ -21,6 +21,9 @@ pub static MAX_WATCHES: AtomicU32 = AtomicU32::new(8192);
 pub static MIN_REUSE: AtomicU32 = AtomicU32::new(64);
 /// `STATCACHE_TRUST_OVERLAY=1`: overlayfs layers are immutable, cache it.
 pub static TRUST_OVERLAY: AtomicBool = AtomicBool::new(false);
+/// `STATCACHE_BARRIER=epoll`: every thread's barrier is an epoll_wait (the io_uring barrier,
+/// the default, is a memory load; see `cache::ring`).
+pub static BARRIER_EPOLL: AtomicBool = AtomicBool::new(false);
 
 /// `STATCACHE_STATS`: where the statistics line goes.
 pub struct StatsPath {
@@ -105,6 +108,7 @@ fn apply(name: &[u8], v: &[u8]) {
             }
         }
         b"STATCACHE_TRUST_OVERLAY" => TRUST_OVERLAY.store(truthy(v), Relaxed),
+        b"STATCACHE_BARRIER" => BARRIER_EPOLL.store(v == b"epoll", Relaxed),
         _ => {}
     }
 }

@@ -50,6 +50,7 @@ pub fn init() {
     c.max_watches
         .store(config::MAX_WATCHES.load(Relaxed), Relaxed);
     c.min_reuse.store(config::MIN_REUSE.load(Relaxed), Relaxed);
+    c.ring.store(!config::BARRIER_EPOLL.load(Relaxed), Relaxed);
     CACHE
         .mounts
         .trust_overlay

@@ -91,14 +91,16 @@ pub fn format(out: &mut Buf<4096>) {
     }
     let _ = write!(
         out,
-        "}},\"verified\":{},\"mismatches\":{},\"nodes\":{},\"watches\":{},\"mem_bytes\":{},\"mapped_bytes\":{},\"flushes\":{}}}",
+        "}},\"verified\":{},\"mismatches\":{},\"nodes\":{},\"watches\":{},\"mem_bytes\":{},\"mapped_bytes\":{},\"flushes\":{},\"ring_barriers\":{},\"epoll_barriers\":{}}}",
         t.verified,
         t.mismatches,
         f.cache.nodes,
         f.cache.watches,
         f.cache.resident_bytes,
         f.cache.mapped_bytes,
-        f.cache.flushes
+        f.cache.flushes,
+        f.cache.ring_barriers,
+        f.cache.epoll_barriers
     );
     out.push(b"\n");
 }

@@ -137,9 +137,7 @@ fn adopt(epoch: u64) -> Option<&'static ThreadState> {
                 .is_ok()
         {
             t.in_lib.store(false, Relaxed);
-            t.pt.epoll_fd.store(-1, Relaxed);
-            t.pt.mount_fd.store(-1, Relaxed);
-            t.pt.calls.store(0, Relaxed);
+            t.pt.reset();
             return Some(t);
         }
         p = t.next.load(Acquire);
@@ -154,8 +152,7 @@ fn fresh(epoch: u64) -> Option<&'static ThreadState> {
     let _ = unsafe { sys::madvise(m, BLOCK, libc::MADV_WIPEONFORK) };
     // SAFETY: zeroed memory is a valid ThreadState (all atomics zero); we own it exclusively.
     let t = unsafe { &*(m as *const ThreadState) };
-    t.pt.epoll_fd.store(-1, Relaxed);
-    t.pt.mount_fd.store(-1, Relaxed);
+    t.pt.reset();
     t.in_use.store(true, Relaxed);
     t.epoch.store(epoch, Relaxed);
     let mut head = HEAD.load(Relaxed);

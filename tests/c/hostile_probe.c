@@ -1551,6 +1551,8 @@ static int library_fds(struct libfd *out, int max) {
             kind = "inotify";
         else if (!strcmp(target, "anon_inode:[eventpoll]"))
             kind = "epoll";
+        else if (!strcmp(target, "anon_inode:[io_uring]"))
+            kind = "io_uring";
         else if (l >= 10 && !strcmp(target + l - 10, "/mountinfo"))
             kind = "mountinfo";
         if (kind) out[n++] = (struct libfd){fd, kind};

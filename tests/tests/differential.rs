@@ -287,6 +287,11 @@ fn print_stats(run: &Run) {
 
 /// The mode tests: every seed must pass with zero mismatches.
 fn mode_test(mode: &str, fs_kind: Fs, base_seed: u64) {
+    mode_test_with(mode, fs_kind, base_seed, &[]);
+}
+
+/// `mode_test` with extra environment for the library (e.g. the other barrier).
+fn mode_test_with(mode: &str, fs_kind: Fs, base_seed: u64, envs: &[(&str, &str)]) {
     let lib = diff::library();
     let invisible = if mode.starts_with("child") {
         NOT_VISIBLE_FROM_OTHER_PROCESSES
@@ -300,7 +305,7 @@ fn mode_test(mode: &str, fs_kind: Fs, base_seed: u64) {
     let extra: Vec<&str> = vec!["--exclude-ops", excluded.as_str()];
     let (mut total_ops, t0) = (0, Instant::now());
     for seed in seeds(base_seed) {
-        let run = run_harness(mode, fs_kind, seed, ops(), Some((&lib, &[])), &extra);
+        let run = run_harness(mode, fs_kind, seed, ops(), Some((&lib, envs)), &extra);
         if !run.status.success() {
             print_stats(&run);
         }
@@ -400,6 +405,25 @@ fn child_shm_tmpfs() {
 
 /// The harness with no library at all: the "library" answer is glibc's own, so any mismatch is
 /// the harness's fault.
+// The default barrier is the thread's io_uring where the kernel allows one; these run the same
+// modes with every thread on the epoll barrier instead.
+const EPOLL_BARRIER: &[(&str, &str)] = &[("STATCACHE_BARRIER", "epoll")];
+
+#[test]
+fn thread_disk_epoll_barrier() {
+    mode_test_with("thread", Fs::Disk, 1100, EPOLL_BARRIER);
+}
+
+#[test]
+fn child_shm_disk_epoll_barrier() {
+    mode_test_with("child-shm", Fs::Disk, 1200, EPOLL_BARRIER);
+}
+
+#[test]
+fn child_pipe_tmpfs_epoll_barrier() {
+    mode_test_with("child-pipe", Fs::Tmpfs, 1300, EPOLL_BARRIER);
+}
+
 #[test]
 fn harness_without_library_has_no_false_positives() {
     let sandbox_fs = diff::fs_type(Path::new(env!("CARGO_TARGET_TMPDIR")));

@@ -1476,9 +1476,22 @@ fn one_free_descriptor_before_activation() {
 
 #[test]
 fn library_descriptors_are_high_and_close_on_exec() {
+    // The default barrier is a ring where the kernel allows io_uring, else epoll.
+    library_descriptors_high_and_cloexec(None, &["epoll", "io_uring"]);
+}
+
+#[test]
+fn library_descriptors_are_high_and_close_on_exec_with_epoll_barriers() {
+    library_descriptors_high_and_cloexec(Some("epoll"), &["epoll"]);
+}
+
+fn library_descriptors_high_and_cloexec(barrier: Option<&str>, barrier_kinds: &[&str]) {
     let _g = shared();
     let tmp = TempDir::new("hostile-fds");
     let mut run = Run::probe("fds", &[arg(&tmp.join("t"))]);
+    if let Some(b) = barrier {
+        run.env.push(("STATCACHE_BARRIER".into(), b.into()));
+    }
     run.nofile = Some(1024);
     let done = run.with(&tmp);
     assert_clean(&run.what, &done.out, 500);
@@ -1502,12 +1515,16 @@ fn library_descriptors_are_high_and_close_on_exec() {
             )
         })
         .collect();
-    for kind in ["inotify", "epoll", "mountinfo"] {
+    for kind in ["inotify", "mountinfo"] {
         assert!(
             fds.iter().any(|f| f.1 == kind),
             "no {kind} descriptor of the library found:\n{out}"
         );
     }
+    assert!(
+        fds.iter().any(|f| barrier_kinds.contains(&f.1.as_str())),
+        "no barrier descriptor ({barrier_kinds:?}) of the library found:\n{out}"
+    );
     for (fd, kind, cloexec) in &fds {
         assert!(
             *fd >= base,

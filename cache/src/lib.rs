@@ -29,7 +29,7 @@ pub use sys::Errno;
 use arena::{Arena, ACTIVE, DISABLED};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{
-    fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering::*,
+    fence, AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, Ordering::*,
 };
 use dcache::STATX_SIZE;
 use mounts::Mounts;
@@ -61,6 +61,9 @@ pub struct PerThread {
     pub calls: AtomicU32,
     /// The thread's io_uring barrier, if it has one (see `ring`).
     pub ring: UnsafeCell<ring::Ring>,
+    /// Where a lookup's answer is built before it is copied to the caller (kept here so that
+    /// no call zeroes 256 bytes of stack first).
+    pub out: UnsafeCell<[u8; STATX_SIZE]>,
     pub scratch: UnsafeCell<Scratch>,
 }
 
@@ -135,21 +138,28 @@ const REUSE_WORDS: usize = 1024;
 const LEARN_AT: u8 = 3;
 const SIGHTINGS: usize = 1 << 16;
 
-/// Per-path sighting counters (hashed, lossy; zero-initialized, so in .bss: the library file
-/// stays small). 64 KiB, small enough to stay in cache: a first sighting must cost little more
-/// than the real call, and a collision only makes a path learned early.
-static SEEN: [AtomicU8; SIGHTINGS] = [const { AtomicU8::new(0) }; SIGHTINGS];
+/// Per-path sighting counters (hashed, zero-initialized, so in .bss: the library file stays
+/// small). Each slot holds a 12-bit tag of the path's hash and a 4-bit count, so a path is
+/// learned on its own third sighting, not because others shared its slot (an untagged counter
+/// made about one first sighting in a hundred pay for a fill once a build had seen a few
+/// thousand paths). 128 KiB, small enough to stay in cache: a first sighting must cost little
+/// more than the real call. Two paths alternating on one slot keep resetting it and are left
+/// to the kernel.
+static SEEN: [AtomicU16; SIGHTINGS] = [const { AtomicU16::new(0) }; SIGHTINGS];
 
 /// Counts one more sighting of the path hashed `h`; true when it should be learned now.
 #[inline(always)]
 fn sighted_enough(h: u64) -> bool {
     let c = &SEEN[(h as usize) & (SIGHTINGS - 1)];
-    let n = c.load(Relaxed);
-    if n >= LEARN_AT - 1 {
+    // The tag comes from bits the index does not use; never 0, so an empty slot matches nothing.
+    let tag = ((h >> 52) as u16) | 1;
+    let v = c.load(Relaxed);
+    let n = if v >> 4 == tag { v & 0xf } else { 0 };
+    if n >= LEARN_AT as u16 - 1 {
         return true;
     }
     // A plain load and store (lossy under races, never a shared-line read-modify-write).
-    c.store(n + 1, Relaxed);
+    c.store(tag << 4 | (n + 1), Relaxed);
     false
 }
 const MAX_ROUNDS: usize = 64;

@@ -259,8 +259,10 @@ pub unsafe fn answer(
     if path[0] != b'/' && d != libc::AT_FDCWD {
         return Err(Reason::Dirfd);
     }
-    let mut out = [0u8; 256];
-    let r = CACHE.lookup(&t.pt, len, nofollow, cwant, &mut out);
+    // SAFETY: the answer buffer belongs to this thread while `in_lib` is set; `lookup` does not
+    // touch it through `pt`.
+    let out = unsafe { &mut *t.pt.out.get() };
+    let r = CACHE.lookup(&t.pt, len, nofollow, cwant, out);
     let (ret, errno, filled) = match r {
         Lookup::Hit { filled } => (0, 0, filled),
         Lookup::Negative { errno, filled } => (-1, errno.0, filled),

@@ -64,6 +64,10 @@ fn ask(c: &Cache, pt: &PerThread, path: &Path, nofollow: bool) -> (Lookup, Vec<u
     sc.path[b.len()] = 0;
     let mut out = [0u8; 256];
     let l = c.lookup(pt, b.len(), nofollow, Want::Stat, &mut out);
+    if l == Lookup::Fallback(Reason::Cold) {
+        // What the embedding library does after the real call: count the sighting.
+        c.note_cold(pt);
+    }
     (l, out[..144].to_vec())
 }
 

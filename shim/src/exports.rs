@@ -173,6 +173,9 @@ unsafe fn serve(
         Err(reason) => {
             t.count_fallback(reason);
             let r = pass();
+            if reason == Reason::Cold {
+                front::note_cold(t);
+            }
             if reason == Reason::Inactive && r == 0 {
                 // SAFETY: the real call just succeeded, so the buffer in `want` holds its result.
                 unsafe { front::note_pass(want) };

@@ -107,6 +107,12 @@ pub fn after_fork_child() {
     CACHE.after_fork_child();
 }
 
+/// A call the cache left to the kernel as a first sighting has been made: count the sighting.
+#[inline]
+pub fn note_cold(t: &ThreadState) {
+    CACHE.note_cold(&t.pt);
+}
+
 /// The process changed its working directory.
 pub fn cwd_changed() {
     CACHE.cwd_changed();

@@ -51,6 +51,9 @@ pub struct Scratch {
     pub unstable_calls: u32,
     /// The hash of the path the last `Reason::Cold` answer was for (see `Cache::note_cold`).
     pub cold_hash: u64,
+    /// This call already checked that it runs in the process that owns the cache (not a vfork
+    /// child sharing its memory); reset at the start of every lookup.
+    pub owner_checked: bool,
 }
 
 /// Per-thread state the cache needs: the barrier's epoll fd and scratch space. Owned by one
@@ -61,6 +64,8 @@ pub struct PerThread {
     pub mount_fd: AtomicI32,
     pub epoll_gen: AtomicU32,
     pub calls: AtomicU32,
+    /// The thread's id, for the writer lock (0 until first needed).
+    pub tid: AtomicU32,
     /// The thread's io_uring barrier, if it has one (see `ring`).
     pub ring: UnsafeCell<ring::Ring>,
     /// Where a lookup's answer is built before it is copied to the caller (kept here so that
@@ -76,6 +81,7 @@ impl PerThread {
         self.epoll_fd.store(-1, Relaxed);
         self.mount_fd.store(-1, Relaxed);
         self.calls.store(0, Relaxed);
+        self.tid.store(0, Relaxed);
         // SAFETY: the block is being handed to the calling thread; nobody else uses it.
         unsafe { *self.ring.get() = ring::Ring::none() };
     }
@@ -129,15 +135,26 @@ pub struct Config {
     /// Path calls a thread makes before it gets its own barrier epoll.
     pub epoll_after: AtomicU32,
     pub max_epolls: AtomicU32,
+    /// Sightings of a path before it is learned (1..=15).
+    pub learn_at: AtomicU32,
     /// Threads may use an io_uring barrier (a memory load) instead of epoll (a system call).
     pub ring: AtomicBool,
+    /// Quiet epoll barriers a thread makes before it trades its epoll for a ring (0: a ring
+    /// from the start).
+    pub ring_after: AtomicU32,
 }
 
 const REUSE_WORDS: usize = 1024;
 /// Sightings of a path before it is learned: the kernel answers the first ones. Learning a file
 /// costs an inode watch (~2-3 us), about fifteen hits' worth of savings, so a path asked only
 /// two or three times is cheaper left to the kernel.
-const LEARN_AT: u8 = 3;
+/// Default of `Config::ring_after`: a ring's first setup in a process costs ~130 us on the
+/// development VM, and saves ~90 ns per hit over an `epoll_wait`.
+pub const RING_AFTER: u32 = 2048;
+/// Default of `Config::learn_at`.
+pub const LEARN_AT: u32 = 3;
+/// The most sightings a slot can count (4 bits).
+pub const MAX_LEARN_AT: u32 = 15;
 const SIGHTINGS: usize = 1 << 16;
 
 /// Per-path sighting counters (hashed, zero-initialized, so in .bss: the library file stays
@@ -186,20 +203,21 @@ fn set_ripe(h: u64, on: bool) {
 
 /// Counts one more sighting of the path hashed `h`; true when it should be learned now.
 #[inline(always)]
-fn sighted_enough(h: u64) -> bool {
+fn sighted_enough(h: u64, learn_at: u32) -> bool {
+    let k = learn_at.clamp(1, MAX_LEARN_AT) as u16 - 1;
     let c = &SEEN[slot(h)];
     // The tag comes from bits the index does not use; never 0, so an empty slot matches nothing.
     let tag = ((h >> 52) as u16) | 1;
     let v = c.load(Relaxed);
     let same = v >> 4 == tag;
     let n = if same { v & 0xf } else { 0 };
-    if n >= LEARN_AT as u16 - 1 {
+    if n >= k {
         return true;
     }
     // A plain load and store (lossy under races, never a shared-line read-modify-write).
     c.store(tag << 4 | (n + 1), Relaxed);
     // The slot now speaks for this path only: ripe exactly when its next sighting should learn.
-    set_ripe(h, n + 1 >= LEARN_AT as u16 - 1);
+    set_ripe(h, n + 1 >= k);
     false
 }
 
@@ -258,6 +276,8 @@ impl Cache {
                 epoll_after: AtomicU32::new(4),
                 max_epolls: AtomicU32::new(64),
                 ring: AtomicBool::new(true),
+                ring_after: AtomicU32::new(RING_AFTER),
+                learn_at: AtomicU32::new(LEARN_AT),
             },
             disabled: AtomicBool::new(false),
             activating: AtomicBool::new(false),
@@ -451,7 +471,7 @@ impl Cache {
     pub fn note_cold(&self, pt: &PerThread) {
         // SAFETY: the scratch belongs to this thread for the duration of the call.
         let h = unsafe { (*pt.scratch.get()).cold_hash };
-        let _ = sighted_enough(h);
+        let _ = sighted_enough(h, self.cfg.learn_at.load(Relaxed));
     }
 
     /// Releases a thread's barrier descriptors (the thread is exiting).
@@ -497,6 +517,7 @@ impl Cache {
         } else {
             Start::Cwd
         };
+        sc.owner_checked = false;
         let mut filled = false;
         for _ in 0..MAX_ROUNDS {
             let g1 = h.gen.load(Acquire);
@@ -518,7 +539,7 @@ impl Cache {
                 gen: g1,
             };
             let kh = key.hash();
-            if !filled && !ripe(kh) {
+            if !filled && !ripe(kh) && self.cfg.learn_at.load(Relaxed) > 1 {
                 // Early sight of this path: the kernel answers, without even a walk (most paths
                 // of a build are asked once or twice); learn it when it keeps coming. The
                 // sighting is counted after the real call (`note_cold`); fetch its line now.
@@ -572,7 +593,7 @@ impl Cache {
                     Err(r) => return Lookup::Fallback(r),
                 };
                 if pending {
-                    if !self.try_lock() {
+                    if !self.try_lock(pt) {
                         return Lookup::Fallback(Reason::Busy);
                     }
                     let ok = self.drain(pt);
@@ -600,11 +621,11 @@ impl Cache {
                 Walk::Unstable(_) => return Lookup::Fallback(Reason::Inode),
                 need => need,
             };
-            if !filled && !sighted_enough(kh) {
+            if !filled && !sighted_enough(kh, self.cfg.learn_at.load(Relaxed)) {
                 // Ripe only through another path of its slot: this one is still early.
                 return Lookup::Fallback(Reason::Cold);
             }
-            if !self.try_lock() {
+            if !self.try_lock(pt) {
                 return Lookup::Fallback(Reason::Busy);
             }
             let r = self.fill(pt, need, want);
@@ -619,7 +640,7 @@ impl Cache {
 
     /// Learns what the walk was missing. Writer lock held.
     fn fill(&self, pt: &PerThread, need: Walk, want: Want) -> Result<(), Reason> {
-        if sys::getpid() != self.arena.header().owner_pid.load(Relaxed) {
+        if !self.owner(pt) {
             return Err(Reason::Busy); // a vfork child shares our memory: never write it
         }
         match need {
@@ -629,6 +650,18 @@ impl Cache {
             Walk::NeedCwd => self.resolve_cwd(pt),
             _ => Err(Reason::Raced),
         }
+    }
+
+    /// Whether this call runs in the process that owns the cache (a vfork child shares its
+    /// memory, this thread's state included, but must never write the cache or read the
+    /// queue). One `getpid` per lookup: the answer cannot change during a call.
+    pub(crate) fn owner(&self, pt: &PerThread) -> bool {
+        // SAFETY: the scratch belongs to this thread for the duration of the call.
+        let sc = unsafe { &mut *pt.scratch.get() };
+        if !sc.owner_checked {
+            sc.owner_checked = sys::getpid() == self.arena.header().owner_pid.load(Relaxed);
+        }
+        sc.owner_checked
     }
 
     /// Finds the node of the working directory: `getcwd`, walk (filling as needed), then check

@@ -16,8 +16,10 @@ use crate::dcache::NodeRef;
 use crate::sys::Errno;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering::*};
 
-/// Entries in the table (a power of two).
+/// Entries in the table at most (a power of two).
 pub const ENTRIES: usize = 8192;
+/// Entries in use while the arena is small (see `Arena::memo`).
+pub const MIN_ENTRIES: usize = 64;
 /// Entries per set (the table is set-associative: paths that share a slot do not evict each
 /// other at once).
 const WAYS: usize = 4;

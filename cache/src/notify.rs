@@ -28,6 +28,10 @@ const ENTRY_EVENTS: u32 =
     libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
 const SELF_GONE: u32 = libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT;
 
+/// Reads of the inotify queue one drain makes before it gives up and flushes (each read takes up
+/// to 4 KiB of events, about a hundred).
+const MAX_DRAIN_READS: u32 = 64;
+
 /// Set once the kernel refused an io_uring barrier for a reason that is not this thread's: every
 /// thread uses epoll from then on.
 static RING_BROKEN: AtomicBool = AtomicBool::new(false);
@@ -148,9 +152,16 @@ pub fn owns_any(lo: u32, hi: u32) -> bool {
 impl Cache {
     /// The writer lock: a try-lock only. Whoever cannot take it falls back (never waits, so a
     /// signal handler interrupting the holder in the same thread cannot deadlock).
-    pub(crate) fn try_lock(&self) -> bool {
+    pub(crate) fn try_lock(&self, pt: &PerThread) -> bool {
         let h = self.arena.header();
-        let tid = sys::gettid() as u32;
+        let tid = match pt.tid.load(Relaxed) {
+            0 => {
+                let t = (sys::gettid() as u32).max(1);
+                pt.tid.store(t, Relaxed);
+                t
+            }
+            t => t,
+        };
         // Acquire pairs with the Release in `unlock`: we see everything the last holder wrote.
         h.wlock
             .compare_exchange(0, tid.max(1), Acquire, Relaxed)
@@ -192,7 +203,16 @@ impl Cache {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 2];
         // SAFETY: `evs` holds 2 events.
         match unsafe { sys::epoll_wait(ep, evs.as_mut_ptr(), 2, 0) } {
-            Ok(0) => Ok(false),
+            Ok(0) => {
+                // A thread that keeps hitting trades its epoll for a ring (whose first setup
+                // in a process costs ~130 us here, some 1400 epoll barriers' worth).
+                let n = pt.calls.load(Relaxed).wrapping_add(1);
+                pt.calls.store(n, Relaxed);
+                if n >= self.cfg.ring_after.load(Relaxed) {
+                    self.upgrade_to_ring(pt, ig);
+                }
+                Ok(false)
+            }
             Ok(n) => {
                 for e in &evs[..n] {
                     if e.u64 == 2 {
@@ -271,7 +291,7 @@ impl Cache {
         if h.epolls.load(Relaxed) >= self.cfg.max_epolls.load(Relaxed) {
             return Err(crate::Reason::Busy);
         }
-        if self.cfg.ring.load(Relaxed) && !RING_BROKEN.load(Relaxed) && self.setup_ring(pt, ig) {
+        if self.cfg.ring_after.load(Relaxed) == 0 && self.setup_ring(pt, ig, -1) {
             return Ok(());
         }
         let Ok(ep) = sys::epoll_create1(libc::EPOLL_CLOEXEC) else {
@@ -316,13 +336,43 @@ impl Cache {
         Ok(())
     }
 
-    /// Gives the thread an io_uring barrier; false if the kernel refuses one (then the thread
-    /// uses epoll, and so will every later thread if the refusal is not about this thread).
+    /// Replaces the thread's epoll barrier by a ring, keeping its mountinfo fd (a change that
+    /// fd had to report was already taken by the last `epoll_wait`, and the ring's first poll
+    /// sees whatever the inotify queue holds now). On failure the thread keeps its epoll.
     #[cold]
-    fn setup_ring(&self, pt: &PerThread, ig: u32) -> bool {
+    fn upgrade_to_ring(&self, pt: &PerThread, ig: u32) {
+        pt.calls.store(0, Relaxed);
+        if !self.owner(pt) {
+            return;
+        }
+        let ep = pt.epoll_fd.load(Relaxed);
+        if ep <= 0 || !self.setup_ring(pt, ig, pt.mount_fd.load(Relaxed)) {
+            return;
+        }
+        close_own(ep);
+        // The thread keeps its barrier slot (`epolls`), now a ring.
         let h = self.arena.header();
-        let Some(mfd) = open_mountinfo() else {
+        h.epolls
+            .store(h.epolls.load(Relaxed).saturating_sub(1), Relaxed);
+    }
+
+    /// Gives the thread an io_uring barrier, polling `mfd` (or a new mountinfo fd if -1); false
+    /// if the kernel refuses one (then the thread uses epoll, and so will every later thread if
+    /// the refusal is not about this thread).
+    #[cold]
+    fn setup_ring(&self, pt: &PerThread, ig: u32, mfd: i32) -> bool {
+        if !self.cfg.ring.load(Relaxed) || RING_BROKEN.load(Relaxed) {
             return false;
+        }
+        let h = self.arena.header();
+        let own_mfd = mfd < 0;
+        let mfd = if own_mfd {
+            match open_mountinfo() {
+                Some(m) => m,
+                None => return false,
+            }
+        } else {
+            mfd
         };
         let ifd = h.inotify_fd.load(Acquire);
         match crate::ring::Ring::setup(ifd, mfd, hide_fd) {
@@ -335,13 +385,15 @@ impl Cache {
                 pt.epoll_fd.store(i32::MAX, Relaxed);
                 h.epolls.store(h.epolls.load(Relaxed) + 1, Relaxed);
                 h.rings.store(h.rings.load(Relaxed) + 1, Relaxed);
-                if mount_changed(h.mount_fd.load(Relaxed)) {
+                if own_mfd && mount_changed(h.mount_fd.load(Relaxed)) {
                     h.mount_dirty.store(1, Release);
                 }
                 true
             }
             Err(e) => {
-                close_own(mfd);
+                if own_mfd {
+                    close_own(mfd);
+                }
                 if e != Errno::EMFILE && e != Errno::ENOMEM {
                     RING_BROKEN.store(true, Relaxed);
                 }
@@ -354,8 +406,16 @@ impl Cache {
     /// is not the one that owns the inotify fd (a vfork child): then nothing is read.
     pub(crate) fn drain(&self, pt: &PerThread) -> bool {
         let h = self.arena.header();
-        if sys::getpid() != h.owner_pid.load(Relaxed) {
+        if !self.owner(pt) {
             return false;
+        }
+        // SAFETY: the ring belongs to this thread for the duration of the call.
+        let ring = unsafe { &*pt.ring.get() };
+        if ring.ready() && ring.quiet() && h.mount_dirty.load(Acquire) == 0 {
+            // Nothing was queued since this thread last took its notices and read the queue to
+            // its end (see `ring`): the queue is empty, a read would say EAGAIN. Skipping it also
+            // leaves `gen` (and so every memoized walk) alone.
+            return true;
         }
         self.gen_begin();
         // Notices first, then the queue to its end: whatever is queued after the notices were
@@ -366,7 +426,17 @@ impl Cache {
         }
         // SAFETY: the scratch buffer belongs to this thread (in_lib guard) and is 4096 bytes.
         let buf = unsafe { &mut (*pt.scratch.get()).events };
+        let mut reads = 0;
         loop {
+            if reads == MAX_DRAIN_READS {
+                // Events arrive as fast as they are read (a writer busy in a watched directory,
+                // or one that writes because we read, as strace logging into one does): stop
+                // chasing them. Forgetting everything removes every watch, so what is left in
+                // the queue is finite and thrown away, and nothing stale can be answered.
+                self.flush(pt);
+                break;
+            }
+            reads += 1;
             let fd = h.inotify_fd.load(Relaxed);
             // SAFETY: `buf` is writable for its length.
             let r = unsafe { sys::read(fd, buf.as_mut_ptr(), buf.len()) };

@@ -21,9 +21,12 @@ pub static MAX_WATCHES: AtomicU32 = AtomicU32::new(8192);
 pub static MIN_REUSE: AtomicU32 = AtomicU32::new(64);
 /// `STATCACHE_TRUST_OVERLAY=1`: overlayfs layers are immutable, cache it.
 pub static TRUST_OVERLAY: AtomicBool = AtomicBool::new(false);
-/// `STATCACHE_BARRIER=epoll`: every thread's barrier is an epoll_wait (the io_uring barrier,
-/// the default, is a memory load; see `cache::ring`).
+/// `STATCACHE_LEARN_AT`: sightings of a path before the cache learns it.
+pub static LEARN_AT: AtomicU32 = AtomicU32::new(cache::LEARN_AT);
+/// `STATCACHE_BARRIER`: `auto` (default: epoll, then a ring for a thread that keeps hitting),
+/// `ring` (a ring from the start), `epoll` (never a ring). See `cache::ring`.
 pub static BARRIER_EPOLL: AtomicBool = AtomicBool::new(false);
+pub static BARRIER_RING: AtomicBool = AtomicBool::new(false);
 
 /// `STATCACHE_STATS`: where the statistics line goes.
 pub struct StatsPath {
@@ -108,7 +111,15 @@ fn apply(name: &[u8], v: &[u8]) {
             }
         }
         b"STATCACHE_TRUST_OVERLAY" => TRUST_OVERLAY.store(truthy(v), Relaxed),
-        b"STATCACHE_BARRIER" => BARRIER_EPOLL.store(v == b"epoll", Relaxed),
+        b"STATCACHE_LEARN_AT" => {
+            if let Some(n) = parse_u32(v) {
+                LEARN_AT.store(n.clamp(1, cache::MAX_LEARN_AT), Relaxed)
+            }
+        }
+        b"STATCACHE_BARRIER" => {
+            BARRIER_EPOLL.store(v == b"epoll", Relaxed);
+            BARRIER_RING.store(v == b"ring", Relaxed);
+        }
         _ => {}
     }
 }

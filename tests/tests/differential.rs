@@ -405,9 +405,26 @@ fn child_shm_tmpfs() {
 
 /// The harness with no library at all: the "library" answer is glibc's own, so any mismatch is
 /// the harness's fault.
-// The default barrier is the thread's io_uring where the kernel allows one; these run the same
-// modes with every thread on the epoll barrier instead.
+// The default barrier is an epoll that a thread trades for an io_uring once it has made 2048
+// quiet barriers (the mode tests above cross that point); these run some modes with every
+// thread on one barrier from start to end.
 const EPOLL_BARRIER: &[(&str, &str)] = &[("STATCACHE_BARRIER", "epoll")];
+const RING_BARRIER: &[(&str, &str)] = &[("STATCACHE_BARRIER", "ring")];
+
+#[test]
+fn thread_tmpfs_ring_barrier() {
+    mode_test_with("thread", Fs::Tmpfs, 1400, RING_BARRIER);
+}
+
+#[test]
+fn child_shm_disk_ring_barrier() {
+    mode_test_with("child-shm", Fs::Disk, 1500, RING_BARRIER);
+}
+
+#[test]
+fn child_waitpid_tmpfs_ring_barrier() {
+    mode_test_with("child-waitpid", Fs::Tmpfs, 1600, RING_BARRIER);
+}
 
 #[test]
 fn thread_disk_epoll_barrier() {

@@ -30,7 +30,8 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 /// The library's constructor — runs when the dynamic loader maps the library, before `main`.
 ///
 /// glibc passes `(argc, argv, envp)` to `.init_array` entries. Only cheap work happens here:
-/// reading `STATCACHE_*`, resolving the next definitions, creating the thread key.
+/// reading `STATCACHE_*`, resolving the next definitions, creating the thread key, and growing
+/// the descriptor table while the process is single-threaded (see `reserve_fd_table`).
 extern "C" fn init(argc: i32, argv: *const *const u8, envp: *const *const u8) {
     // SAFETY: glibc hands the process's own argv/envp arrays, NULL-terminated and alive for the
     // whole process.
@@ -41,6 +42,9 @@ extern "C" fn init(argc: i32, argv: *const *const u8, envp: *const *const u8) {
     next::init();
     thread::init();
     front::init();
+    if !config::OFF.load(core::sync::atomic::Ordering::Relaxed) {
+        cache::notify::reserve_fd_table();
+    }
 }
 
 /// The library's destructor — runs at `exit(3)`: writes the statistics line if asked and lets

@@ -150,13 +150,12 @@ pub struct Config {
 /// repeats). 16 KiB: every page of it is written before the cache turns on, and a page fault
 /// costs ~2.5 us here.
 const REUSE_SLOTS: usize = 4096;
-/// Sightings of a path before it is learned: the kernel answers the first ones. Learning a file
-/// costs an inode watch (~2-3 us), about fifteen hits' worth of savings, so a path asked only
-/// two or three times is cheaper left to the kernel.
 /// Default of `Config::ring_after`: a ring's first setup in a process costs ~130 us on the
 /// development VM, and saves ~90 ns per hit over an `epoll_wait`.
 pub const RING_AFTER: u32 = 2048;
-/// Default of `Config::learn_at`.
+/// Default of `Config::learn_at`: sightings of a path before it is learned; the kernel answers
+/// the first ones. Learning a file costs an inode watch (~3-5 us with the rest of the fill), so a
+/// path asked only two or three times is cheaper left to the kernel.
 pub const LEARN_AT: u32 = 3;
 /// The most sightings a slot can count (4 bits).
 pub const MAX_LEARN_AT: u32 = 15;
@@ -206,24 +205,41 @@ fn set_ripe(h: u64, on: bool) {
     }
 }
 
-/// Counts one more sighting of the path hashed `h`; true when it should be learned now.
+/// The sighting count of `h`'s path in its slot (0 if the slot holds another path's tag), and
+/// the tag the path would store.
 #[inline(always)]
-fn sighted_enough(h: u64, learn_at: u32) -> bool {
-    let k = learn_at.clamp(1, MAX_LEARN_AT) as u16 - 1;
-    let c = &SEEN[slot(h)];
+fn sightings(h: u64) -> (u16, u16) {
     // The tag comes from bits the index does not use; never 0, so an empty slot matches nothing.
     let tag = ((h >> 52) as u16) | 1;
-    let v = c.load(Relaxed);
-    let same = v >> 4 == tag;
-    let n = if same { v & 0xf } else { 0 };
+    let v = SEEN[slot(h)].load(Relaxed);
+    (if v >> 4 == tag { v & 0xf } else { 0 }, tag)
+}
+
+/// Sightings before the one that learns a path.
+#[inline(always)]
+fn learn_after(learn_at: u32) -> u16 {
+    learn_at.clamp(1, MAX_LEARN_AT) as u16 - 1
+}
+
+/// Whether the path hashed `h` has been sighted often enough to be learned now.
+#[inline(always)]
+fn learnable(h: u64, learn_at: u32) -> bool {
+    sightings(h).0 >= learn_after(learn_at)
+}
+
+/// Counts one more sighting of the path hashed `h` (a plain load and store: lossy under races,
+/// never a shared-line read-modify-write), and marks its slot ripe when the next sighting should
+/// learn it.
+#[inline(always)]
+fn note_sighting(h: u64, learn_at: u32) {
+    let k = learn_after(learn_at);
+    let (n, tag) = sightings(h);
     if n >= k {
-        return true;
+        return;
     }
-    // A plain load and store (lossy under races, never a shared-line read-modify-write).
-    c.store(tag << 4 | (n + 1), Relaxed);
+    SEEN[slot(h)].store(tag << 4 | (n + 1), Relaxed);
     // The slot now speaks for this path only: ripe exactly when its next sighting should learn.
     set_ripe(h, n + 1 >= k);
-    false
 }
 
 const MAX_ROUNDS: usize = 64;
@@ -475,7 +491,7 @@ impl Cache {
     pub fn note_cold(&self, pt: &PerThread) {
         // SAFETY: the scratch belongs to this thread for the duration of the call.
         let h = unsafe { (*pt.scratch.get()).cold_hash };
-        let _ = sighted_enough(h, self.cfg.learn_at.load(Relaxed));
+        note_sighting(h, self.cfg.learn_at.load(Relaxed));
     }
 
     /// Releases a thread's barrier descriptors (the thread is exiting).
@@ -625,8 +641,10 @@ impl Cache {
                 Walk::Unstable(_) => return Lookup::Fallback(Reason::Inode),
                 need => need,
             };
-            if !filled && !sighted_enough(kh, self.cfg.learn_at.load(Relaxed)) {
-                // Ripe only through another path of its slot: this one is still early.
+            if !filled && !learnable(kh, self.cfg.learn_at.load(Relaxed)) {
+                // Ripe only through another path of its slot: this one is still early (its
+                // sighting is counted after the real call, like any other).
+                sc.cold_hash = kh;
                 return Lookup::Fallback(Reason::Cold);
             }
             if !self.try_lock(pt) {

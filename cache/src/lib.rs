@@ -399,16 +399,7 @@ impl Cache {
         };
         INOTIFY_FD_COPY.store(ifd, Relaxed);
         h.inotify_fd.store(ifd, Release);
-        // SAFETY: NUL-terminated constant path.
-        let m = unsafe {
-            sys::openat(
-                libc::AT_FDCWD,
-                b"/proc/self/mountinfo\0".as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-                0,
-            )
-        };
-        let Some(mfd) = m.ok().and_then(|m| notify::hide_fd(m as i32)) else {
+        let Some(mfd) = notify::open_mountinfo() else {
             notify::close_own(INOTIFY_FD_COPY.swap(-1, Relaxed));
             return false;
         };

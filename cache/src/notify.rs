@@ -43,13 +43,19 @@ static OURS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
 /// Lowest fd number the library uses: out of the way of programs that expect small numbers;
 /// `None` when the descriptor limit leaves no such room (then the library stays out entirely).
 pub fn fd_base() -> Option<usize> {
+    fd_limits().map(|(base, _)| base)
+}
+
+/// `fd_base()` and the soft `RLIMIT_NOFILE` it derives from.
+fn fd_limits() -> Option<(usize, usize)> {
     let cur = sys::getrlimit(libc::RLIMIT_NOFILE)
         .map(|r| r.rlim_cur)
         .unwrap_or(1024);
     if cur < 64 {
         return None;
     }
-    Some(((cur.saturating_mul(3) / 4) as usize).min(1000))
+    let cur = cur.min(usize::MAX as u64) as usize;
+    Some(((cur.saturating_mul(3) / 4).min(1000), cur))
 }
 
 /// Descriptors above `fd_base()` the library may come to hold: the inotify and mountinfo fds,
@@ -62,12 +68,9 @@ const FD_SPAN: usize = 192;
 /// here, against ~4 us single-threaded. Without it, a multithreaded program paid that when the
 /// cache turned on (cargo: +15 ms on a 27 ms run).
 pub fn reserve_fd_table() {
-    let Some(base) = fd_base() else {
+    let Some((base, cur)) = fd_limits() else {
         return;
     };
-    let cur = sys::getrlimit(libc::RLIMIT_NOFILE)
-        .map(|r| r.rlim_cur)
-        .unwrap_or(1024) as usize;
     let top = (base + FD_SPAN).min(cur.saturating_sub(1));
     // SAFETY: NUL-terminated constant path; an O_PATH descriptor touches nothing.
     let Ok(fd) = (unsafe {
@@ -197,9 +200,7 @@ impl Cache {
             t => t,
         };
         // Acquire pairs with the Release in `unlock`: we see everything the last holder wrote.
-        h.wlock
-            .compare_exchange(0, tid.max(1), Acquire, Relaxed)
-            .is_ok()
+        h.wlock.compare_exchange(0, tid, Acquire, Relaxed).is_ok()
     }
 
     pub(crate) fn unlock(&self) {
@@ -271,7 +272,7 @@ impl Cache {
     /// since a mount notice may have been lost with it, everything is flushed once.
     fn consume_ring(&self, pt: &PerThread) {
         // SAFETY: the ring belongs to this thread for the duration of the call.
-        let ring = unsafe { &mut *pt.ring.get() };
+        let ring = unsafe { &*pt.ring.get() };
         if !ring.ready() {
             return;
         }
@@ -283,16 +284,8 @@ impl Cache {
                 }
             }
             Err(_) => {
-                ring.release();
-                h.rings
-                    .store(h.rings.load(Relaxed).saturating_sub(1), Relaxed);
-                h.epolls
-                    .store(h.epolls.load(Relaxed).saturating_sub(1), Relaxed);
-                let m = pt.mount_fd.swap(-1, Relaxed);
-                if m > 0 {
-                    close_own(m);
-                }
-                pt.epoll_fd.store(-1, Relaxed);
+                // As at thread exit: the ring, its mountinfo fd and the barrier slot go.
+                self.release_thread(pt);
                 pt.calls.store(u32::MAX / 2, Relaxed); // set up epoll on the next barrier
                 RING_BROKEN.store(true, Relaxed);
                 h.mount_dirty.store(1, Release);
@@ -303,7 +296,7 @@ impl Cache {
     #[cold]
     fn setup_barrier(&self, pt: &PerThread, ig: u32) -> Result<(), crate::Reason> {
         let h = self.arena.header();
-        if sys::getpid() != h.owner_pid.load(Relaxed) {
+        if !self.owner(pt) {
             // A vfork child shares this thread's state: a barrier it made would be the child's
             // (its descriptors, its ring's submitter) and stale for the parent.
             return Err(crate::Reason::Busy);
@@ -326,6 +319,7 @@ impl Cache {
             return Err(crate::Reason::Busy);
         }
         if self.cfg.ring_after.load(Relaxed) == 0 && self.setup_ring(pt, ig, -1) {
+            h.epolls.store(h.epolls.load(Relaxed) + 1, Relaxed);
             return Ok(());
         }
         let Ok(ep) = sys::epoll_create1(libc::EPOLL_CLOEXEC) else {
@@ -383,15 +377,12 @@ impl Cache {
         if ep <= 0 || !self.setup_ring(pt, ig, pt.mount_fd.load(Relaxed)) {
             return;
         }
-        close_own(ep);
         // The thread keeps its barrier slot (`epolls`), now a ring.
-        let h = self.arena.header();
-        h.epolls
-            .store(h.epolls.load(Relaxed).saturating_sub(1), Relaxed);
+        close_own(ep);
     }
 
-    /// Gives the thread an io_uring barrier, polling `mfd` (or a new mountinfo fd if -1); false
-    /// if the kernel refuses one (then the thread uses epoll, and so will every later thread if
+    /// Gives the thread an io_uring barrier, polling `mfd` (or a new mountinfo fd if -1); the
+    /// caller accounts for the thread's barrier slot (`epolls`). False if the kernel refuses one (then the thread uses epoll, and so will every later thread if
     /// the refusal is not about this thread).
     #[cold]
     fn setup_ring(&self, pt: &PerThread, ig: u32, mfd: i32) -> bool {
@@ -417,7 +408,6 @@ impl Cache {
                 pt.epoll_gen.store(ig, Relaxed);
                 // Marks the thread as having a barrier (the fd itself is the ring's).
                 pt.epoll_fd.store(i32::MAX, Relaxed);
-                h.epolls.store(h.epolls.load(Relaxed) + 1, Relaxed);
                 h.rings.store(h.rings.load(Relaxed) + 1, Relaxed);
                 if own_mfd && mount_changed(h.mount_fd.load(Relaxed)) {
                     h.mount_dirty.store(1, Release);

@@ -5,7 +5,7 @@
 //! default or the parsed value, never a torn one.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering::*};
 
 /// `STATCACHE=off`: the kill switch. Calls are still counted, never answered from the cache.
 pub static OFF: AtomicBool = AtomicBool::new(false);
@@ -25,8 +25,10 @@ pub static TRUST_OVERLAY: AtomicBool = AtomicBool::new(false);
 pub static LEARN_AT: AtomicU32 = AtomicU32::new(cache::LEARN_AT);
 /// `STATCACHE_BARRIER`: `auto` (default: epoll, then a ring for a thread that keeps hitting),
 /// `ring` (a ring from the start), `epoll` (never a ring). See `cache::ring`.
-pub static BARRIER_EPOLL: AtomicBool = AtomicBool::new(false);
-pub static BARRIER_RING: AtomicBool = AtomicBool::new(false);
+pub static BARRIER: AtomicU8 = AtomicU8::new(BARRIER_AUTO);
+pub const BARRIER_AUTO: u8 = 0;
+pub const BARRIER_RING: u8 = 1;
+pub const BARRIER_EPOLL: u8 = 2;
 
 /// `STATCACHE_STATS`: where the statistics line goes.
 pub struct StatsPath {
@@ -116,10 +118,14 @@ fn apply(name: &[u8], v: &[u8]) {
                 LEARN_AT.store(n.clamp(1, cache::MAX_LEARN_AT), Relaxed)
             }
         }
-        b"STATCACHE_BARRIER" => {
-            BARRIER_EPOLL.store(v == b"epoll", Relaxed);
-            BARRIER_RING.store(v == b"ring", Relaxed);
-        }
+        b"STATCACHE_BARRIER" => BARRIER.store(
+            match v {
+                b"ring" => BARRIER_RING,
+                b"epoll" => BARRIER_EPOLL,
+                _ => BARRIER_AUTO,
+            },
+            Relaxed,
+        ),
         _ => {}
     }
 }

@@ -50,7 +50,12 @@ pub fn init() {
     c.max_watches
         .store(config::MAX_WATCHES.load(Relaxed), Relaxed);
     c.min_reuse.store(config::MIN_REUSE.load(Relaxed), Relaxed);
-    c.ring.store(!config::BARRIER_EPOLL.load(Relaxed), Relaxed);
+    c.learn_at.store(config::LEARN_AT.load(Relaxed), Relaxed);
+    match config::BARRIER.load(Relaxed) {
+        config::BARRIER_EPOLL => c.ring.store(false, Relaxed),
+        config::BARRIER_RING => c.ring_after.store(0, Relaxed),
+        _ => {}
+    }
     CACHE
         .mounts
         .trust_overlay

@@ -666,7 +666,8 @@ pub fn first_differences(a: &str, b: &str, max: usize) -> String {
     out
 }
 
-fn tail(s: &str, max: usize) -> &str {
+/// The last `max` bytes of `s` (at a character boundary).
+pub fn tail(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
@@ -909,4 +910,22 @@ pub fn private_namespace(cmd: &mut Command, mounts: &[Mount]) {
             Ok(())
         });
     }
+}
+
+/// Whether this kernel gives the calling process an io_uring set up as the library's ring
+/// barrier is (`cache/src/ring.rs`: `DEFER_TASKRUN | SINGLE_ISSUER | TASKRUN_FLAG | CQSIZE`).
+/// Where it does not (seccomp, `io_uring_disabled`, kernels before 6.1), the library uses epoll.
+pub fn io_uring_barrier_available() -> bool {
+    // struct io_uring_params: 120 bytes; `cq_entries` at 4, `flags` at 8.
+    let mut p = [0u32; 30];
+    p[1] = 16;
+    p[2] = (1 << 3) | (1 << 9) | (1 << 12) | (1 << 13);
+    // SAFETY: io_uring_setup(2) with a writable 120-byte params block.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 2u32, p.as_mut_ptr()) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: the descriptor just returned is ours.
+    unsafe { libc::close(fd as i32) };
+    true
 }

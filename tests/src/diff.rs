@@ -291,6 +291,9 @@ pub struct StatTotals {
     pub misses: u64,
     pub fallbacks: u64,
     pub mismatches: u64,
+    /// Threads alive at exit whose barrier was an io_uring / an epoll.
+    pub ring_barriers: u64,
+    pub epoll_barriers: u64,
     pub fallback_reasons: BTreeMap<String, u64>,
 }
 
@@ -303,6 +306,8 @@ impl StatTotals {
         self.negative_hits += n("negative_hits");
         self.misses += n("misses");
         self.mismatches += n("mismatches");
+        self.ring_barriers += n("ring_barriers");
+        self.epoll_barriers += n("epoll_barriers");
         if let Some(Value::Object(f)) = v.get("fallbacks") {
             for (reason, count) in f {
                 let c = count.as_u64().unwrap_or(0);

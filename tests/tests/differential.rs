@@ -344,6 +344,7 @@ fn mode_test_with(mode: &str, fs_kind: Fs, base_seed: u64, envs: &[(&str, &str)]
         } else {
             assert_eq!(strict, queries, "every check is strict outside thread mode");
         }
+        check_barrier(&run, mode, envs);
         total_ops += run.get("ops");
         clean(&run);
     }
@@ -405,6 +406,27 @@ fn child_shm_tmpfs() {
 
 /// The harness with no library at all: the "library" answer is glibc's own, so any mismatch is
 /// the harness's fault.
+/// A run that forced a barrier kind used it: the harness process ends with its main thread on
+/// that barrier (on epoll where the kernel refuses the ring). The statistics count the threads
+/// alive at exit, and in thread mode the querying thread has exited by then: there only the
+/// kind is checked.
+fn check_barrier(run: &Run, mode: &str, envs: &[(&str, &str)]) {
+    let Some(&(_, kind)) = envs.iter().find(|(k, _)| *k == "STATCACHE_BARRIER") else {
+        return;
+    };
+    let (main, _) = diff::read_stats(&run.stats, run.get("pid")).expect("statistics written");
+    let ring = kind == "ring" && statcache_tests::common::io_uring_barrier_available();
+    assert!(
+        mode == "thread" || main.ring_barriers + main.epoll_barriers > 0,
+        "STATCACHE_BARRIER={kind}: the harness ended with no barrier"
+    );
+    if ring {
+        assert_eq!(main.epoll_barriers, 0, "STATCACHE_BARRIER=ring: {main}");
+    } else {
+        assert_eq!(main.ring_barriers, 0, "STATCACHE_BARRIER={kind}: {main}");
+    }
+}
+
 // The default barrier is an epoll that a thread trades for an io_uring once it has made 2048
 // quiet barriers (the mode tests above cross that point); these run some modes with every
 // thread on one barrier from start to end.
